@@ -1,0 +1,119 @@
+/*
+ * batch: microbatch accumulation, watermarks and coalescing. All O(n) or O(n log n) over
+ * the batch; batches hold at most batch.max_count items.
+ */
+#include "batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int batch_init(struct batch *b, size_t max_count, size_t max_bytes, int64_t max_wait_ms)
+{
+    memset(b, 0, sizeof(*b));
+    b->items = calloc(max_count, sizeof(*b->items));
+    if (!b->items)
+        return -1;
+    b->cap = max_count;
+    b->max_count = max_count;
+    b->max_bytes = max_bytes;
+    b->max_wait_ms = max_wait_ms;
+    return 0;
+}
+
+void batch_free(struct batch *b)
+{
+    free(b->items);
+    memset(b, 0, sizeof(*b));
+}
+
+int batch_add(struct batch *b, void *msg, int32_t partition, int64_t offset, size_t bytes,
+              int64_t now_ms)
+{
+    if (b->count == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        struct batch_item *items = realloc(b->items, cap * sizeof(*items));
+        if (!items)
+            return -1;
+        b->items = items;
+        b->cap = cap;
+    }
+    if (b->count == 0)
+        b->opened_ms = now_ms;
+    b->items[b->count++] = (struct batch_item){msg, partition, offset, bytes};
+    b->bytes += bytes;
+    return 0;
+}
+
+int batch_ready(const struct batch *b, int64_t now_ms)
+{
+    if (b->count == 0)
+        return 0;
+    return b->count >= b->max_count || b->bytes >= b->max_bytes ||
+           now_ms - b->opened_ms >= b->max_wait_ms;
+}
+
+int64_t batch_time_left_ms(const struct batch *b, int64_t now_ms)
+{
+    if (b->count == 0)
+        return -1;
+    int64_t left = b->opened_ms + b->max_wait_ms - now_ms;
+    return left > 0 ? left : 0;
+}
+
+void batch_clear(struct batch *b)
+{
+    b->count = 0;
+    b->bytes = 0;
+    b->opened_ms = 0;
+}
+
+size_t batch_watermarks(const struct batch *b, struct batch_mark *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->count; i++) {
+        const struct batch_item *it = &b->items[i];
+        size_t k = 0;
+        while (k < n && out[k].partition != it->partition)
+            k++;
+        if (k == n)
+            out[n++] = (struct batch_mark){it->partition, it->offset + 1};
+        else if (it->offset + 1 > out[k].next_offset)
+            out[k].next_offset = it->offset + 1;
+    }
+    return n;
+}
+
+static int batch_key_cmp(const void *a, const void *b)
+{
+    const struct batch_key *x = *(struct batch_key *const *)a;
+    const struct batch_key *y = *(struct batch_key *const *)b;
+    int c = strcmp(x->pk, y->pk);
+    if (c == 0)
+        c = strcmp(x->id, y->id);
+    if (c == 0) /* newest first: the partition only breaks ties of equal offsets */
+        c = x->offset != y->offset ? (x->offset < y->offset ? 1 : -1)
+                                   : (x->partition > y->partition) - (x->partition < y->partition);
+    return c;
+}
+
+size_t batch_coalesce(struct batch_key *keys, size_t n)
+{
+    if (n < 2)
+        return 0;
+    struct batch_key **order = malloc(n * sizeof(*order));
+    if (!order)
+        return (size_t)-1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = &keys[i];
+    qsort(order, n, sizeof(*order), batch_key_cmp);
+    size_t superseded = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(order[i]->pk, order[i - 1]->pk) == 0 &&
+            strcmp(order[i]->id, order[i - 1]->id) == 0) {
+            order[i]->superseded = 1;
+            superseded++;
+        }
+    }
+    free(order);
+    return superseded;
+}

@@ -1,0 +1,71 @@
+/*
+ * batch: the microbatch accumulator. Owns the close rules (count, bytes, wait time), the
+ * per-partition commit watermarks of a batch, and same-id coalescing. Knows nothing of
+ * Kafka or Cosmos: items carry an opaque message pointer.
+ */
+#ifndef ORDERSINK_BATCH_H
+#define ORDERSINK_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct batch_item {
+    void *msg; /* owned by the caller */
+    int32_t partition;
+    int64_t offset;
+    size_t bytes;
+};
+
+struct batch {
+    struct batch_item *items;
+    size_t count, cap, bytes;
+    int64_t opened_ms; /* when the first item arrived */
+    size_t max_count, max_bytes;
+    int64_t max_wait_ms;
+};
+
+/* Next offset to commit for one partition. */
+struct batch_mark {
+    int32_t partition;
+    int64_t next_offset;
+};
+
+/* A document's identity for coalescing; superseded is set by batch_coalesce. */
+struct batch_key {
+    const char *id;
+    const char *pk;
+    int64_t offset;
+    int32_t partition;
+    int superseded;
+};
+
+int batch_init(struct batch *b, size_t max_count, size_t max_bytes, int64_t max_wait_ms);
+void batch_free(struct batch *b);
+
+/* Appends one item. Returns 0, or -1 when out of memory (the batch is unchanged). */
+int batch_add(struct batch *b, void *msg, int32_t partition, int64_t offset, size_t bytes,
+              int64_t now_ms);
+
+/* 1 when the batch must be written now: count or bytes reached, or its wait time is up. */
+int batch_ready(const struct batch *b, int64_t now_ms);
+
+/* Milliseconds until the wait rule closes the batch (0 if due); -1 for an empty batch. */
+int64_t batch_time_left_ms(const struct batch *b, int64_t now_ms);
+
+/* Empties the batch (the caller has released the messages). */
+void batch_clear(struct batch *b);
+
+/*
+ * Writes one mark per partition in the batch: highest offset + 1. out must hold b->count
+ * entries. Returns the number of marks.
+ */
+size_t batch_watermarks(const struct batch *b, struct batch_mark *out);
+
+/*
+ * Marks every key that has a later offset with the same (pk, id) as superseded, so each
+ * document is written once with its newest content. Returns how many were superseded, or
+ * (size_t)-1 when out of memory (nothing marked).
+ */
+size_t batch_coalesce(struct batch_key *keys, size_t n);
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * config: the settings table and its loader. The table below is the single place where a
+ * setting's key, type, default, limits and meaning live; env var names are derived from keys.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum cfg_type { CFG_STR, CFG_INT };
+enum cfg_source { SRC_DEFAULT = 0, SRC_FILE, SRC_ENV, SRC_DERIVED };
+static const char *const cfg_source_names[] = {"default", "file", "env", "derived"};
+
+#define CFG_SECRET 1
+
+struct cfg_setting {
+    const char *key;
+    enum cfg_type type;
+    size_t offset;
+    const char *def_str;
+    int64_t def_int, min, max;
+    unsigned required; /* mask of enum cfg_program */
+    unsigned flags;
+    const char *help;
+};
+
+#define S(k, field, def, req, fl, h)                                                               \
+    {k, CFG_STR, offsetof(struct cfg, field), def, 0, 0, 0, req, fl, h}
+#define I(k, field, def, lo, hi, h) {k, CFG_INT, offsetof(struct cfg, field), NULL, def, lo, hi, 0, 0, h}
+#define BOTH (CFG_WORKER | CFG_PRODUCER)
+
+static const struct cfg_setting cfg_settings[] = {
+    S("kafka.bootstrap_servers", kafka_bootstrap_servers, NULL, BOTH, 0,
+      "Kafka bootstrap servers, host:port[,host:port]"),
+    S("kafka.topic", kafka_topic, NULL, BOTH, 0, "Topic the orders are read from"),
+    S("kafka.group_id", kafka_group_id, "ordersink", 0, 0, "Consumer group id"),
+    S("kafka.auto_offset_reset", kafka_auto_offset_reset, "earliest", 0, 0,
+      "Where a partition without a committed offset starts: earliest or latest"),
+    S("kafka.assignor", kafka_assignor, "range", 0, 0,
+      "partition.assignment.strategy: range, roundrobin or cooperative-sticky"),
+    I("kafka.session_timeout_ms", kafka_session_timeout_ms, 45000, 6000, 300000,
+      "Consumer group session timeout"),
+    I("kafka.max_poll_interval_ms", kafka_max_poll_interval_ms, 300000, 10000, 86400000,
+      "Longest time one batch may take before the group evicts the worker"),
+    I("batch.max_count", batch_max_count, 100, 1, 100000, "A batch closes at this many orders"),
+    I("batch.max_bytes", batch_max_bytes, 4194304, 1024, 1073741824,
+      "A batch closes at this many payload bytes"),
+    I("batch.max_wait_ms", batch_max_wait_ms, 500, 1, 600000,
+      "A batch closes this long after its first order arrived"),
+    S("cosmos.endpoint", cosmos_endpoint, NULL, CFG_WORKER, 0,
+      "Account endpoint, e.g. https://myaccount.documents.azure.com:443/"),
+    S("cosmos.key", cosmos_key, NULL, 0, CFG_SECRET,
+      "Master key (base64); or use cosmos.key_file"),
+    S("cosmos.key_file", cosmos_key_file, NULL, 0, 0,
+      "File holding the master key (mounted secret); trailing whitespace ignored"),
+    S("cosmos.database", cosmos_database, NULL, CFG_WORKER, 0, "Database id"),
+    S("cosmos.container", cosmos_container, NULL, CFG_WORKER, 0, "Container id"),
+    S("cosmos.partition_key_path", cosmos_partition_key_path, "/customerId", 0, 0,
+      "The container's partition key path; the order field it names"),
+    S("cosmos.ca_file", cosmos_ca_file, NULL, 0, 0,
+      "PEM CA bundle to verify Cosmos with instead of the system store"),
+    I("cosmos.max_in_flight", cosmos_max_in_flight, 16, 1, 256,
+      "Concurrent Cosmos requests (connections)"),
+    I("cosmos.request_timeout_ms", cosmos_request_timeout_ms, 10000, 100, 600000,
+      "Timeout of one Cosmos request"),
+    S("order.id_field", order_id_field, "orderId", 0, 0,
+      "Order field whose value becomes the document id"),
+    I("retry.max_attempts", retry_max_attempts, 12, 1, 1000,
+      "Attempts per write before the worker gives up and exits without committing"),
+    I("retry.base_ms", retry_base_ms, 100, 1, 60000, "First retry backoff"),
+    I("retry.max_ms", retry_max_ms, 5000, 1, 600000, "Backoff cap"),
+    S("dlq.topic", dlq_topic, NULL, 0, 0, "Dead-letter topic (default <kafka.topic>.dlq)"),
+    I("shutdown.timeout_ms", shutdown_timeout_ms, 20000, 1000, 600000,
+      "On SIGTERM: time to flush, commit and leave the group"),
+    S("log.level", log_level, "info", 0, 0, "debug, info, warn or error"),
+    I("log.stats_interval_ms", log_stats_interval_ms, 10000, 0, 3600000,
+      "Interval of the progress log line (0 = off)"),
+};
+#define CFG_COUNT (sizeof(cfg_settings) / sizeof(cfg_settings[0]))
+_Static_assert(CFG_COUNT <= sizeof(((struct cfg *)0)->source), "cfg.source too small");
+
+static char **cfg_str(struct cfg *c, const struct cfg_setting *s)
+{
+    return (char **)((char *)c + s->offset);
+}
+
+static int64_t *cfg_int(struct cfg *c, const struct cfg_setting *s)
+{
+    return (int64_t *)((char *)c + s->offset);
+}
+
+void cfg_env_name(const char *key, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "ORDERSINK_");
+    for (const char *p = key; *p && n + 1 < size; p++)
+        buf[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    buf[n < size ? n : size - 1] = '\0';
+}
+
+static void cfg_error(char *err, size_t errsz, const struct cfg_setting *s, const char *what)
+{
+    char env[96];
+    cfg_env_name(s->key, env, sizeof(env));
+    snprintf(err, errsz, "config: %s (%s): %s", s->key, env, what);
+}
+
+static int cfg_set_str(struct cfg *c, const struct cfg_setting *s, const char *v, int src)
+{
+    char *copy = v ? strdup(v) : NULL;
+    if (v && !copy)
+        return -1;
+    free(*cfg_str(c, s));
+    *cfg_str(c, s) = copy;
+    c->source[s - cfg_settings] = (unsigned char)src;
+    return 0;
+}
+
+static int cfg_parse_int(const char *text, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static const struct cfg_setting *cfg_find(const char *key)
+{
+    for (size_t i = 0; i < CFG_COUNT; i++)
+        if (strcmp(cfg_settings[i].key, key) == 0)
+            return &cfg_settings[i];
+    return NULL;
+}
+
+static int cfg_set_defaults(struct cfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < CFG_COUNT; i++) {
+        const struct cfg_setting *s = &cfg_settings[i];
+        if (s->type == CFG_INT)
+            *cfg_int(c, s) = s->def_int;
+        else if (cfg_set_str(c, s, s->def_str, SRC_DEFAULT) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Applies one libconfig setting ("group.name") to c. */
+static int cfg_apply_file_setting(struct cfg *c, config_setting_t *st, const char *key, char *err,
+                                  size_t errsz)
+{
+    const struct cfg_setting *s = cfg_find(key);
+    if (!s) {
+        snprintf(err, errsz, "config: %s: unknown setting (line %d)", key,
+                 config_setting_source_line(st));
+        return -1;
+    }
+    int t = config_setting_type(st);
+    if (s->type == CFG_STR) {
+        if (t != CONFIG_TYPE_STRING) {
+            cfg_error(err, errsz, s, "must be a string in the config file");
+            return -1;
+        }
+        return cfg_set_str(c, s, config_setting_get_string(st), SRC_FILE);
+    }
+    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+        cfg_error(err, errsz, s, "must be an integer in the config file");
+        return -1;
+    }
+    *cfg_int(c, s) = config_setting_get_int64(st);
+    c->source[s - cfg_settings] = SRC_FILE;
+    return 0;
+}
+
+static int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errsz)
+{
+    config_t lc;
+    config_init(&lc);
+    int rc = -1;
+    if (config_read_file(&lc, path) != CONFIG_TRUE) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            snprintf(err, errsz, "config: cannot read config file %s", path);
+        else
+            snprintf(err, errsz, "config: %s:%d: %s", path, config_error_line(&lc),
+                     config_error_text(&lc));
+        goto out;
+    }
+    config_setting_t *root = config_root_setting(&lc);
+    for (int g = 0; g < config_setting_length(root); g++) {
+        config_setting_t *group = config_setting_get_elem(root, (unsigned)g);
+        const char *gname = config_setting_name(group);
+        if (config_setting_type(group) != CONFIG_TYPE_GROUP) {
+            snprintf(err, errsz, "config: %s: expected a group like `%s = { ... };` (line %d)",
+                     gname, gname, config_setting_source_line(group));
+            goto out;
+        }
+        for (int i = 0; i < config_setting_length(group); i++) {
+            config_setting_t *st = config_setting_get_elem(group, (unsigned)i);
+            char key[128];
+            snprintf(key, sizeof(key), "%s.%s", gname, config_setting_name(st));
+            if (cfg_apply_file_setting(c, st, key, err, errsz) != 0)
+                goto out;
+        }
+    }
+    rc = 0;
+out:
+    config_destroy(&lc);
+    return rc;
+}
+
+static int cfg_load_env(struct cfg *c, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < CFG_COUNT; i++) {
+        const struct cfg_setting *s = &cfg_settings[i];
+        char env[96];
+        cfg_env_name(s->key, env, sizeof(env));
+        const char *v = getenv(env);
+        if (!v)
+            continue;
+        if (s->type == CFG_STR) {
+            if (cfg_set_str(c, s, v, SRC_ENV) != 0) {
+                snprintf(err, errsz, "config: out of memory");
+                return -1;
+            }
+        } else {
+            if (cfg_parse_int(v, cfg_int(c, s)) != 0) {
+                cfg_error(err, errsz, s, "must be an integer");
+                return -1;
+            }
+            c->source[i] = SRC_ENV;
+        }
+    }
+    return 0;
+}
+
+/* Reads a whole small file, dropping trailing whitespace. Returns malloc'd text or NULL. */
+static char *cfg_read_secret_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(65536);
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    fclose(f);
+    if (!buf)
+        return NULL;
+    while (n > 0 && isspace((unsigned char)buf[n - 1]))
+        n--;
+    buf[n] = '\0';
+    return buf;
+}
+
+static int cfg_valid_base64(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len % 4 != 0)
+        return 0;
+    unsigned char *out = malloc(len);
+    if (!out)
+        return 0;
+    int n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
+    free(out);
+    return n > 0;
+}
+
+static int cfg_resolve_key(struct cfg *c, char *err, size_t errsz)
+{
+    const struct cfg_setting *key = cfg_find("cosmos.key");
+    const struct cfg_setting *key_file = cfg_find("cosmos.key_file");
+    if (c->cosmos_key && c->cosmos_key_file) {
+        cfg_error(err, errsz, key_file, "set either cosmos.key or cosmos.key_file, not both");
+        return -1;
+    }
+    if (c->cosmos_key_file) {
+        char *k = cfg_read_secret_file(c->cosmos_key_file);
+        if (!k) {
+            cfg_error(err, errsz, key_file, "cannot read the key file");
+            return -1;
+        }
+        c->cosmos_key = k;
+        c->source[key - cfg_settings] = SRC_DERIVED;
+    }
+    if (!c->cosmos_key || !*c->cosmos_key) {
+        cfg_error(err, errsz, key, "is required (or set cosmos.key_file)");
+        return -1;
+    }
+    if (!cfg_valid_base64(c->cosmos_key)) {
+        cfg_error(err, errsz, key, "is not a base64 master key");
+        return -1;
+    }
+    return 0;
+}
+
+static int cfg_one_of(const char *v, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(v, *allowed) == 0)
+            return 1;
+    return 0;
+}
+
+/* Checks one setting on its own: presence, range, enumerations. */
+static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
+                                enum cfg_program program, char *err, size_t errsz)
+{
+    static const char *const resets[] = {"earliest", "latest", NULL};
+    static const char *const assignors[] = {"range", "roundrobin", "cooperative-sticky", NULL};
+    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+    if (s->type == CFG_INT) {
+        int64_t v = *cfg_int(c, s);
+        if (v < s->min || v > s->max) {
+            char what[96];
+            snprintf(what, sizeof(what), "must be between %lld and %lld (got %lld)",
+                     (long long)s->min, (long long)s->max, (long long)v);
+            cfg_error(err, errsz, s, what);
+            return -1;
+        }
+        return 0;
+    }
+    const char *v = *cfg_str(c, s);
+    if (v && !*v && (s->required & program)) {
+        cfg_error(err, errsz, s, "must not be empty");
+        return -1;
+    }
+    if (!v) {
+        if (s->required & program) {
+            cfg_error(err, errsz, s, "is required");
+            return -1;
+        }
+        return 0;
+    }
+    const char *const *allowed = NULL;
+    if (strcmp(s->key, "kafka.auto_offset_reset") == 0)
+        allowed = resets;
+    else if (strcmp(s->key, "kafka.assignor") == 0)
+        allowed = assignors;
+    else if (strcmp(s->key, "log.level") == 0)
+        allowed = levels;
+    if (allowed && !cfg_one_of(v, allowed)) {
+        cfg_error(err, errsz, s, "has a value that is not allowed");
+        return -1;
+    }
+    return 0;
+}
+
+static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < CFG_COUNT; i++)
+        if (cfg_validate_setting(c, &cfg_settings[i], program, err, errsz) != 0)
+            return -1;
+    if (c->cosmos_partition_key_path && c->cosmos_partition_key_path[0] != '/') {
+        cfg_error(err, errsz, cfg_find("cosmos.partition_key_path"), "must start with '/'");
+        return -1;
+    }
+    if (!*c->order_id_field) {
+        cfg_error(err, errsz, cfg_find("order.id_field"), "must not be empty");
+        return -1;
+    }
+    if (c->retry_base_ms > c->retry_max_ms) {
+        cfg_error(err, errsz, cfg_find("retry.base_ms"), "must not exceed retry.max_ms");
+        return -1;
+    }
+    if (program == CFG_WORKER) {
+        const char *e = c->cosmos_endpoint;
+        if (strncmp(e, "https://", 8) != 0 && strncmp(e, "http://", 7) != 0) {
+            cfg_error(err, errsz, cfg_find("cosmos.endpoint"), "must start with https://");
+            return -1;
+        }
+        if (cfg_resolve_key(c, err, errsz) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int cfg_load(struct cfg *c, const char *path, enum cfg_program program, char *err, size_t errsz)
+{
+    if (cfg_set_defaults(c) != 0) {
+        snprintf(err, errsz, "config: out of memory");
+        return -1;
+    }
+    if (path && cfg_load_file(c, path, err, errsz) != 0)
+        return -1;
+    if (cfg_load_env(c, err, errsz) != 0)
+        return -1;
+    if (!c->dlq_topic && c->kafka_topic) {
+        size_t n = strlen(c->kafka_topic) + 5;
+        c->dlq_topic = malloc(n);
+        if (!c->dlq_topic) {
+            snprintf(err, errsz, "config: out of memory");
+            return -1;
+        }
+        snprintf(c->dlq_topic, n, "%s.dlq", c->kafka_topic);
+        c->source[cfg_find("dlq.topic") - cfg_settings] = SRC_DERIVED;
+    }
+    return cfg_validate(c, program, err, errsz);
+}
+
+void cfg_print(const struct cfg *c, FILE *out)
+{
+    for (size_t i = 0; i < CFG_COUNT; i++) {
+        const struct cfg_setting *s = &cfg_settings[i];
+        char env[96];
+        cfg_env_name(s->key, env, sizeof(env));
+        const char *src = cfg_source_names[c->source[i]];
+        if (s->type == CFG_INT) {
+            fprintf(out, "%s = %lld  # %s, %s\n", s->key,
+                    (long long)*cfg_int((struct cfg *)c, s), env, src);
+            continue;
+        }
+        const char *v = *cfg_str((struct cfg *)c, s);
+        if (!v)
+            fprintf(out, "%s = (unset)  # %s\n", s->key, env);
+        else if (s->flags & CFG_SECRET)
+            fprintf(out, "%s = \"<redacted>\"  # %s, %s\n", s->key, env, src);
+        else
+            fprintf(out, "%s = \"%s\"  # %s, %s\n", s->key, v, env, src);
+    }
+}
+
+void cfg_print_markdown(FILE *out)
+{
+    fprintf(out, "| Config key | Env var | Default | Meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < CFG_COUNT; i++) {
+        const struct cfg_setting *s = &cfg_settings[i];
+        char env[96], def[64];
+        cfg_env_name(s->key, env, sizeof(env));
+        if (s->type == CFG_INT)
+            snprintf(def, sizeof(def), "%lld", (long long)s->def_int);
+        else if (s->def_str)
+            snprintf(def, sizeof(def), "`%s`", s->def_str);
+        else
+            snprintf(def, sizeof(def), "%s", s->required ? "**required**" : "—");
+        fprintf(out, "| `%s` | `%s` | %s | %s |\n", s->key, env, def, s->help);
+    }
+}
+
+void cfg_free(struct cfg *c)
+{
+    for (size_t i = 0; i < CFG_COUNT; i++)
+        if (cfg_settings[i].type == CFG_STR) {
+            free(*cfg_str(c, &cfg_settings[i]));
+            *cfg_str(c, &cfg_settings[i]) = NULL;
+        }
+}

@@ -1,0 +1,81 @@
+/*
+ * cosmos: the Cosmos DB (NoSQL API) REST client. Owns the libcurl multi handle and its
+ * keep-alive connections, request signing per request, upserts with bounded concurrency,
+ * the retry loop (driven by lib/retry), and parsing of Cosmos error responses.
+ */
+#ifndef ORDERSINK_COSMOS_H
+#define ORDERSINK_COSMOS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "retry.h"
+
+struct cosmos_opts {
+    const char *endpoint; /* https://account.documents.azure.com:443/ */
+    const char *key_b64;
+    const char *database;
+    const char *container;
+    const char *ca_file; /* NULL: the system CA store */
+    int max_in_flight;
+    long request_timeout_ms;
+    struct retry_policy retry;
+};
+
+enum cosmos_outcome { COSMOS_PENDING = 0, COSMOS_WRITTEN, COSMOS_REJECTED };
+
+/* One document to upsert; the caller owns the strings. Results are filled in. */
+struct cosmos_write {
+    const char *id;
+    const char *pk_json; /* ["value"] */
+    const char *body;
+    size_t body_len;
+    enum cosmos_outcome outcome;
+    int status;       /* last HTTP status, 0 if none */
+    int attempts;     /* requests sent */
+    char error[256];  /* for COSMOS_REJECTED: Cosmos's message */
+};
+
+/* Totals since the client was created. */
+struct cosmos_stats {
+    uint64_t requests;
+    uint64_t retries;
+    uint64_t throttled;
+    uint64_t transport_errors;
+    uint64_t status_2xx, status_4xx, status_5xx;
+    double request_units;
+};
+
+enum cosmos_result {
+    COSMOS_OK = 0,       /* every write is WRITTEN or REJECTED */
+    COSMOS_FATAL = -1,   /* authentication/authorization or missing container: stop */
+    COSMOS_GAVE_UP = -2, /* a write ran out of attempts, or the deadline passed */
+};
+
+struct cosmos_client;
+
+/* Creates a client. Returns NULL with err filled on failure. */
+struct cosmos_client *cosmos_client_new(const struct cosmos_opts *opts, char *err, size_t errsz);
+void cosmos_client_free(struct cosmos_client *c);
+
+/* Reads the container once: COSMOS_OK, or COSMOS_FATAL / COSMOS_GAVE_UP with err filled. */
+enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, size_t errsz);
+
+/*
+ * Upserts the writes that are still COSMOS_PENDING, at most max_in_flight at a time over
+ * reused connections, retrying transient failures. deadline_ms (monotonic, 0 = none) bounds
+ * the whole call. On COSMOS_OK every write is WRITTEN or REJECTED; otherwise some may still
+ * be PENDING and err says why.
+ */
+enum cosmos_result cosmos_upsert_all(struct cosmos_client *c, struct cosmos_write *w, size_t n,
+                                     int64_t deadline_ms, char *err, size_t errsz);
+
+const struct cosmos_stats *cosmos_client_stats(const struct cosmos_client *c);
+
+/*
+ * Extracts a readable message from a Cosmos error body ({"code":..,"message":..}) into out;
+ * falls back to the printable prefix of the raw body. Always NUL-terminates out.
+ */
+void cosmos_error_message(const char *body, size_t len, char *out, size_t size);
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * kafka: client configuration, consumer creation, rebalance callback and commits.
+ */
+#include "kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                   size_t errsz)
+{
+    char msg[256];
+    if (rd_kafka_conf_set(conf, name, value, msg, sizeof(msg)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errsz, "kafka: %s: %s", name, msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    enum log_level l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN
+                                            : level <= 6  ? LOG_INFO
+                                                          : LOG_DEBUG;
+    LOG(l, buf, LF_STR("component", "librdkafka"), LF_STR("facility", fac),
+        LF_STR("client", rk ? rd_kafka_name(rk) : ""));
+}
+
+rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, const char *client_id, char *err,
+                                size_t errsz)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!conf) {
+        snprintf(err, errsz, "kafka: out of memory");
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    if (kafka_conf_set(conf, "bootstrap.servers", c->kafka_bootstrap_servers, err, errsz) ||
+        kafka_conf_set(conf, "client.id", client_id, err, errsz) ||
+        kafka_conf_set(conf, "log.connection.close", "false", err, errsz)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+/* For partitions without a committed offset, commits where consumption starts, so lag-based
+ * autoscalers see 0 on an empty partition instead of "unknown". */
+static void kafka_commit_start_positions(rd_kafka_t *rk,
+                                         const rd_kafka_topic_partition_list_t *parts,
+                                         int start_at_latest)
+{
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_topic_partition_list_t *start = rd_kafka_topic_partition_list_new(parts->cnt);
+    if (!committed || !start)
+        goto out;
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, committed, 10000);
+    if (e) {
+        LOG(LOG_WARN, "cannot read committed offsets of new partitions",
+            LF_STR("error", rd_kafka_err2str(e)));
+        goto out;
+    }
+    for (int i = 0; i < committed->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &committed->elems[i];
+        if (p->offset >= 0)
+            continue;
+        int64_t low = 0, high = 0;
+        e = rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, &high, 10000);
+        if (e) {
+            LOG(LOG_WARN, "cannot read watermarks", LF_STR("topic", p->topic),
+                LF_INT("partition", p->partition), LF_STR("error", rd_kafka_err2str(e)));
+            continue;
+        }
+        rd_kafka_topic_partition_list_add(start, p->topic, p->partition)->offset =
+            start_at_latest ? high : low;
+    }
+    if (start->cnt > 0) {
+        e = rd_kafka_commit(rk, start, 0);
+        LOG(e ? LOG_WARN : LOG_INFO,
+            e ? "committing start positions failed" : "committed start positions",
+            LF_INT("partitions", start->cnt), LF_STR("error", e ? rd_kafka_err2str(e) : ""));
+    }
+out:
+    if (committed)
+        rd_kafka_topic_partition_list_destroy(committed);
+    if (start)
+        rd_kafka_topic_partition_list_destroy(start);
+}
+
+static void kafka_log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts)
+{
+    char list[512];
+    size_t n = 0;
+    list[0] = '\0';
+    for (int i = 0; i < parts->cnt && n + 16 < sizeof(list); i++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", i ? "," : "",
+                              parts->elems[i].partition);
+    LOG(LOG_INFO, what, LF_INT("count", parts->cnt), LF_STR("partitions", list));
+}
+
+static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct kafka_consumer_hooks *hooks = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        kafka_log_partitions("partitions assigned", parts);
+        rd_kafka_error_t *e = NULL;
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (e) {
+            LOG(LOG_ERROR, "assign failed", LF_STR("error", rd_kafka_error_string(e)));
+            rd_kafka_error_destroy(e);
+        }
+        kafka_commit_start_positions(rk, parts, hooks->start_at_latest);
+        return;
+    }
+    kafka_log_partitions("partitions revoked", parts);
+    if (hooks && hooks->before_revoke && !rd_kafka_assignment_lost(rk))
+        hooks->before_revoke(rk, parts, hooks->opaque);
+    if (cooperative) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks,
+                               char *err, size_t errsz)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(c, "ordersink-worker", err, errsz);
+    if (!conf)
+        return NULL;
+    char session[32], poll[32];
+    snprintf(session, sizeof(session), "%lld", (long long)c->kafka_session_timeout_ms);
+    snprintf(poll, sizeof(poll), "%lld", (long long)c->kafka_max_poll_interval_ms);
+    if (kafka_conf_set(conf, "group.id", c->kafka_group_id, err, errsz) ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", err, errsz) ||
+        kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errsz) ||
+        kafka_conf_set(conf, "auto.offset.reset", c->kafka_auto_offset_reset, err, errsz) ||
+        kafka_conf_set(conf, "partition.assignment.strategy", c->kafka_assignor, err, errsz) ||
+        kafka_conf_set(conf, "session.timeout.ms", session, err, errsz) ||
+        kafka_conf_set(conf, "max.poll.interval.ms", poll, err, errsz)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    hooks->start_at_latest = strcmp(c->kafka_auto_offset_reset, "latest") == 0;
+    rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, hooks);
+    char msg[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof(msg));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errsz, "kafka: cannot create consumer: %s", msg);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, c->kafka_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        snprintf(err, errsz, "kafka: cannot subscribe to %s: %s", c->kafka_topic,
+                 rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks,
+                       size_t n, char *err, size_t errsz)
+{
+    if (n == 0)
+        return 0;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+    if (!list) {
+        snprintf(err, errsz, "kafka: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(list, topic, marks[i].partition)->offset =
+            marks[i].next_offset;
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk, list, 0);
+    for (int i = 0; !e && i < list->cnt; i++)
+        e = list->elems[i].err;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e) {
+        snprintf(err, errsz, "kafka: commit failed: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+int64_t kafka_consumer_lag(rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(rk, &parts) || !parts)
+        return -1;
+    int64_t lag = 0;
+    rd_kafka_position(rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t low = 0, high = 0;
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &low, &high) ||
+            high < 0)
+            continue;
+        int64_t pos = p->offset >= 0 ? p->offset : low;
+        if (high > pos)
+            lag += high - pos;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return lag;
+}
+
+int kafka_error_is_fatal(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+           err == RD_KAFKA_RESP_ERR__SSL || err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+           err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+           err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED;
+}

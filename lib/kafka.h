@@ -1,0 +1,53 @@
+/*
+ * kafka: librdkafka client setup shared by worker and producer (bootstrap, logging routed to
+ * lib/log), the consumer's rebalance handling (commit start positions of new partitions, let
+ * the owner flush before partitions are revoked) and synchronous offset commits.
+ */
+#ifndef ORDERSINK_KAFKA_H
+#define ORDERSINK_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "batch.h"
+#include "config.h"
+
+/* Called before partitions are taken away, so their batch can be written and committed. */
+typedef void (*kafka_revoke_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
+                                void *opaque);
+
+struct kafka_consumer_hooks {
+    kafka_revoke_fn before_revoke;
+    void *opaque;
+    int start_at_latest; /* set by kafka_consumer_new from kafka.auto_offset_reset */
+};
+
+/*
+ * A conf with the settings both clients share. Returns NULL with err filled (librdkafka's
+ * own message for a bad property).
+ */
+rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, const char *client_id, char *err,
+                                size_t errsz);
+
+/* Sets one property; on failure fills err with "kafka: <name>: <librdkafka's message>". */
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                   size_t errsz);
+
+/*
+ * Creates the consumer (manual commits, no offset store) and subscribes to the topic.
+ * hooks must outlive the consumer. Returns NULL with err filled.
+ */
+rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks,
+                               char *err, size_t errsz);
+
+/* Synchronously commits next offsets per partition of topic. Returns 0 or -1 with err. */
+int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks,
+                       size_t n, char *err, size_t errsz);
+
+/* Sum over assigned partitions of (high watermark - position), from cached watermarks. */
+int64_t kafka_consumer_lag(rd_kafka_t *rk);
+
+/* 1 for errors after which the client cannot go on (fatal, authentication, SSL). */
+int kafka_error_is_fatal(rd_kafka_resp_err_t err);
+
+#endif

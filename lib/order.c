@@ -1,0 +1,240 @@
+/*
+ * order: message -> Cosmos document. Parsing and re-serialising go through cJSON; the only
+ * hand-written check is UTF-8 validity, which cJSON does not do and Cosmos requires.
+ */
+#include "order.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const order_reason_names[] = {
+    [ORDER_OK] = "ok",
+    [ORDER_EMPTY] = "empty",
+    [ORDER_TOO_LARGE] = "too_large",
+    [ORDER_INVALID_UTF8] = "invalid_utf8",
+    [ORDER_NOT_JSON] = "not_json",
+    [ORDER_NOT_OBJECT] = "not_object",
+    [ORDER_MISSING_ID] = "missing_id",
+    [ORDER_INVALID_ID] = "invalid_id",
+    [ORDER_MISSING_PARTITION_KEY] = "missing_partition_key",
+    [ORDER_INVALID_PARTITION_KEY] = "invalid_partition_key",
+    [ORDER_NO_MEMORY] = "no_memory",
+};
+
+const char *order_reason_name(enum order_reason r)
+{
+    return (unsigned)r <= ORDER_NO_MEMORY ? order_reason_names[r] : "unknown";
+}
+
+int order_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            if (c == 0) /* a raw NUL byte is never valid in a JSON text */
+                return 0;
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+static enum order_reason order_fail(enum order_reason r, char *detail, size_t size,
+                                    const char *what)
+{
+    if (detail && size)
+        snprintf(detail, size, "%s", what);
+    return r;
+}
+
+/* Follows a "/a/b" path through nested objects; NULL when a step is missing. */
+static cJSON *order_lookup_path(cJSON *obj, const char *path)
+{
+    char step[256];
+    const char *p = path;
+    while (obj && *p == '/') {
+        p++;
+        size_t n = strcspn(p, "/");
+        if (n == 0 || n >= sizeof(step) || !cJSON_IsObject(obj))
+            return NULL;
+        memcpy(step, p, n);
+        step[n] = '\0';
+        obj = cJSON_GetObjectItemCaseSensitive(obj, step);
+        p += n;
+    }
+    return obj;
+}
+
+/* Cosmos ids: 1..255 chars, none of / \ ? #, no control characters, no trailing space. */
+static int order_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > 255 || id[n - 1] == ' ')
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        if (*p == '/' || *p == '\\' || *p == '?' || *p == '#' || *p < 0x20 || *p == 0x7F)
+            return 0;
+    return 1;
+}
+
+/* The id as a string: strings as they are, integral numbers in decimal. NULL otherwise. */
+static char *order_id_string(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return strdup(v->valuestring);
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d != floor(d) || fabs(d) > 9007199254740992.0)
+            return NULL;
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%.0f", d);
+        return strdup(buf);
+    }
+    return NULL;
+}
+
+static enum order_reason order_add_kafka(cJSON *root, const struct order_meta *meta)
+{
+    cJSON *k = cJSON_CreateObject();
+    if (!k)
+        return ORDER_NO_MEMORY;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "kafka");
+    if (!cJSON_AddItemToObject(root, "kafka", k)) {
+        cJSON_Delete(k);
+        return ORDER_NO_MEMORY;
+    }
+    if (!cJSON_AddStringToObject(k, "topic", meta->topic) ||
+        !cJSON_AddNumberToObject(k, "partition", meta->partition) ||
+        !cJSON_AddNumberToObject(k, "offset", (double)meta->offset) ||
+        !(meta->timestamp_ms >= 0 ? cJSON_AddNumberToObject(k, "timestamp", (double)meta->timestamp_ms)
+                                  : cJSON_AddNullToObject(k, "timestamp")))
+        return ORDER_NO_MEMORY;
+    return ORDER_OK;
+}
+
+/* Fills doc->id and doc->pk_json from the parsed order, or says why it cannot. */
+static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
+                                    struct order_doc *doc, char *detail, size_t size)
+{
+    cJSON *idv = cJSON_GetObjectItemCaseSensitive(root, spec->id_field);
+    if (!idv || cJSON_IsNull(idv))
+        return order_fail(ORDER_MISSING_ID, detail, size, "the id field is missing");
+    doc->id = order_id_string(idv);
+    if (!doc->id)
+        return order_fail(ORDER_INVALID_ID, detail, size,
+                          "the id field is not a string or an integer");
+    if (!order_id_valid(doc->id))
+        return order_fail(ORDER_INVALID_ID, detail, size,
+                          "the id is empty, longer than 255 or has / \\ ? # or control chars");
+    cJSON *pkv = order_lookup_path(root, spec->partition_key_path);
+    if (!pkv || cJSON_IsNull(pkv))
+        return order_fail(ORDER_MISSING_PARTITION_KEY, detail, size,
+                          "the partition key field is missing");
+    if (!cJSON_IsString(pkv) && !cJSON_IsNumber(pkv) && !cJSON_IsBool(pkv))
+        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                          "the partition key is not a string, number or boolean");
+    cJSON *arr = cJSON_CreateArray();
+    cJSON *dup = cJSON_Duplicate(pkv, 0);
+    if (!arr || !dup || !cJSON_AddItemToArray(arr, dup)) {
+        cJSON_Delete(arr);
+        cJSON_Delete(dup);
+        return ORDER_NO_MEMORY;
+    }
+    doc->pk_json = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    return doc->pk_json ? ORDER_OK : ORDER_NO_MEMORY;
+}
+
+enum order_reason order_to_doc(const struct order_spec *spec, const char *payload, size_t len,
+                               const struct order_meta *meta, struct order_doc *doc,
+                               char *detail, size_t size)
+{
+    memset(doc, 0, sizeof(*doc));
+    if (detail && size)
+        detail[0] = '\0';
+    if (!payload || len == 0)
+        return order_fail(ORDER_EMPTY, detail, size, "the message has no value");
+    if (len > ORDER_MAX_DOC_BYTES)
+        return order_fail(ORDER_TOO_LARGE, detail, size, "the message exceeds 2 MB");
+    if (!order_utf8_valid(payload, len))
+        return order_fail(ORDER_INVALID_UTF8, detail, size,
+                          "the message is not valid UTF-8 or contains NUL bytes");
+    cJSON *root = cJSON_ParseWithLength(payload, len);
+    if (!root)
+        return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
+    enum order_reason r = ORDER_OK;
+    if (!cJSON_IsObject(root)) {
+        r = order_fail(ORDER_NOT_OBJECT, detail, size, "the message is not a JSON object");
+        goto out;
+    }
+    r = order_keys(spec, root, doc, detail, size);
+    if (r != ORDER_OK)
+        goto out;
+    cJSON *idnew = cJSON_CreateString(doc->id);
+    if (!idnew) {
+        r = ORDER_NO_MEMORY;
+        goto out;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(root, "id"))
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "id", idnew);
+    else if (!cJSON_AddItemToObject(root, "id", idnew)) {
+        cJSON_Delete(idnew);
+        r = ORDER_NO_MEMORY;
+        goto out;
+    }
+    r = order_add_kafka(root, meta);
+    if (r != ORDER_OK)
+        goto out;
+    doc->body = cJSON_PrintUnformatted(root);
+    if (!doc->body) {
+        r = ORDER_NO_MEMORY;
+        goto out;
+    }
+    doc->body_len = strlen(doc->body);
+    if (doc->body_len > ORDER_MAX_DOC_BYTES)
+        r = order_fail(ORDER_TOO_LARGE, detail, size, "the document would exceed 2 MB");
+out:
+    cJSON_Delete(root);
+    if (r != ORDER_OK)
+        order_doc_free(doc);
+    if (r == ORDER_NO_MEMORY)
+        order_fail(r, detail, size, "out of memory");
+    return r;
+}
+
+void order_doc_free(struct order_doc *doc)
+{
+    free(doc->id);
+    cJSON_free(doc->pk_json);
+    cJSON_free(doc->body);
+    memset(doc, 0, sizeof(*doc));
+}

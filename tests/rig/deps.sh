@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Fetches everything the test rig needs into <repo>/.cache and tests/rig/node_modules.
+# Idempotent: each step is skipped when its result is already there.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE="$ROOT/.cache"
+
+# Kafka 3.9.1 broker jars (RIG.md: test against Kafka 3.9.x)
+if ! ls "$CACHE"/kafka/libs/kafka_2.13-3.9.1.jar >/dev/null 2>&1; then
+  echo "deps: fetching Kafka jars"
+  mvn -q -B -f "$ROOT/tests/rig/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$CACHE/kafka/libs"
+fi
+
+# @vercel/cosmosdb-server, pinned by tests/rig/package-lock.json
+if [ ! -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ]; then
+  echo "deps: npm ci"
+  npm ci --prefix "$ROOT/tests/rig" --no-audit --no-fund --loglevel=error
+fi
+
+# Python venv for the e2e tests
+if [ ! -x "$CACHE/venv/bin/python" ] || ! cmp -s "$ROOT/tests/requirements.txt" "$CACHE/venv/requirements.txt"; then
+  echo "deps: python venv"
+  python3 -m venv "$CACHE/venv"
+  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
+  cp "$ROOT/tests/requirements.txt" "$CACHE/venv/requirements.txt"
+fi
+echo "deps: ok"

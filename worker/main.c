@@ -1,0 +1,231 @@
+/*
+ * worker: Kafka -> Cosmos DB order worker. Wires config, logging, the Cosmos client, the DLQ
+ * producer, the consumer and the pipeline; owns signals and the main loop.
+ * Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration, 3 Cosmos refused
+ * the credentials or the container does not exist.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "cosmos.h"
+#include "dlq.h"
+#include "kafka.h"
+#include "log.h"
+#include "pipeline.h"
+
+#ifndef ORDERSINK_VERSION
+#define ORDERSINK_VERSION "dev"
+#endif
+
+static volatile sig_atomic_t worker_stop;
+
+static void worker_on_signal(int sig)
+{
+    (void)sig;
+    worker_stop = 1;
+}
+
+static void worker_usage(FILE *out)
+{
+    fprintf(out, "usage: worker [--config PATH] [--check-config] [--print-settings] [--version]\n"
+                 "  --config PATH     libconfig file (default: $ORDERSINK_CONFIG)\n"
+                 "  --check-config    validate, print the effective config (secrets redacted)\n"
+                 "  --print-settings  print the table of settings in Markdown\n"
+                 "Every setting can be overridden by its ORDERSINK_* env var (see README).\n");
+}
+
+static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
+                             void *opaque)
+{
+    (void)rk;
+    (void)parts;
+    struct pipeline *p = opaque;
+    if (!p->fatal)
+        pipeline_flush(p);
+}
+
+static void worker_log_progress(struct pipeline *p, rd_kafka_t *rk)
+{
+    const struct cosmos_stats *cs = cosmos_client_stats(p->cosmos);
+    LOG(LOG_INFO, "progress", LF_INT("consumed", p->stats.consumed),
+        LF_INT("written", p->stats.written), LF_INT("coalesced", p->stats.coalesced),
+        LF_INT("dead_lettered", p->stats.dead_lettered), LF_INT("batches", p->stats.batches),
+        LF_INT("commits", p->stats.commits), LF_INT("lag", kafka_consumer_lag(rk)),
+        LF_INT("cosmos_requests", cs->requests), LF_INT("cosmos_retries", cs->retries),
+        LF_INT("cosmos_throttled", cs->throttled), LF_DBL("request_units", cs->request_units));
+}
+
+/* Handles a consumer event that carries an error. Returns 1 when the worker must stop. */
+static int worker_consumer_error(const rd_kafka_message_t *m)
+{
+    int fatal = kafka_error_is_fatal(m->err);
+    LOG(fatal ? LOG_ERROR : LOG_WARN, "kafka consumer error", LF_STR("error", rd_kafka_message_errstr(m)),
+        LF_STR("code", rd_kafka_err2name(m->err)));
+    return fatal;
+}
+
+static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c)
+{
+    int64_t next_stats = clock_mono_ms() + c->log_stats_interval_ms;
+    int failed = 0;
+    while (!worker_stop && !p->fatal && !failed) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, pipeline_wait_ms(p, 100));
+        if (m && m->err) {
+            failed = worker_consumer_error(m);
+            rd_kafka_message_destroy(m);
+        } else if (m) {
+            pipeline_add(p, m);
+        }
+        if (pipeline_due(p))
+            pipeline_flush(p);
+        if (c->log_stats_interval_ms > 0 && clock_mono_ms() >= next_stats) {
+            worker_log_progress(p, rk);
+            next_stats = clock_mono_ms() + c->log_stats_interval_ms;
+        }
+    }
+    return failed;
+}
+
+/* SIGTERM path: flush and commit within the shutdown timeout, then leave the group. */
+static void worker_shutdown(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c)
+{
+    int64_t start = clock_mono_ms();
+    /* Leave a quarter of the budget for leaving the group. */
+    p->deadline_ms = start + c->shutdown_timeout_ms * 3 / 4;
+    if (!p->fatal)
+        pipeline_flush(p);
+    rd_kafka_consumer_close(rk);
+    LOG(LOG_INFO, "shutdown complete", LF_INT("ms", clock_mono_ms() - start));
+}
+
+static int worker_main(const struct cfg *c)
+{
+    char err[512];
+    struct cosmos_opts co = {
+        .endpoint = c->cosmos_endpoint,
+        .key_b64 = c->cosmos_key,
+        .database = c->cosmos_database,
+        .container = c->cosmos_container,
+        .ca_file = c->cosmos_ca_file,
+        .max_in_flight = (int)c->cosmos_max_in_flight,
+        .request_timeout_ms = (long)c->cosmos_request_timeout_ms,
+        .retry = {(int)c->retry_max_attempts, c->retry_base_ms, c->retry_max_ms},
+    };
+    struct cosmos_client *cosmos = cosmos_client_new(&co, err, sizeof(err));
+    if (!cosmos) {
+        LOG(LOG_ERROR, err);
+        return 1;
+    }
+    enum cosmos_result cr = cosmos_check_container(cosmos, err, sizeof(err));
+    if (cr == COSMOS_FATAL) {
+        LOG(LOG_ERROR, err);
+        cosmos_client_free(cosmos);
+        return 3;
+    }
+    if (cr != COSMOS_OK)
+        LOG(LOG_WARN, "cosmos not reachable at start; writes will retry", LF_STR("error", err));
+    int rc = 1;
+    struct pipeline p;
+    struct dlq *dlq = dlq_new(c, err, sizeof(err));
+    if (!dlq || pipeline_init(&p, c, cosmos, dlq) != 0) {
+        LOG(LOG_ERROR, dlq ? "out of memory" : err);
+        dlq_free(dlq);
+        cosmos_client_free(cosmos);
+        return 1;
+    }
+    struct kafka_consumer_hooks hooks = {.before_revoke = worker_on_revoke, .opaque = &p};
+    rd_kafka_t *rk = kafka_consumer_new(c, &hooks, err, sizeof(err));
+    if (!rk) {
+        LOG(LOG_ERROR, err);
+        goto out;
+    }
+    p.consumer = rk;
+    LOG(LOG_INFO, "worker started", LF_STR("version", ORDERSINK_VERSION),
+        LF_STR("topic", c->kafka_topic), LF_STR("group", c->kafka_group_id),
+        LF_STR("container", c->cosmos_container));
+    int consumer_failed = worker_run(&p, rk, c);
+    worker_shutdown(&p, rk, c);
+    worker_log_progress(&p, rk);
+    rd_kafka_destroy(rk);
+    if (p.fatal)
+        LOG(LOG_ERROR, "stopped without committing the current batch",
+            LF_STR("error", p.fatal_error));
+    rc = p.fatal || consumer_failed ? 1 : 0;
+out:
+    pipeline_free(&p);
+    dlq_free(dlq);
+    cosmos_client_free(cosmos);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check-config", no_argument, NULL, 'k'},
+                                         {"print-settings", no_argument, NULL, 'p'},
+                                         {"version", no_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = getenv("ORDERSINK_CONFIG");
+    int check = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'p':
+            cfg_print_markdown(stdout);
+            return 0;
+        case 'v':
+            printf("ordersink worker %s (librdkafka %s, %s)\n", ORDERSINK_VERSION,
+                   rd_kafka_version_str(), curl_version());
+            return 0;
+        case 'h':
+            worker_usage(stdout);
+            return 0;
+        default:
+            worker_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "worker: unexpected argument: %s\n", argv[optind]);
+        return 2;
+    }
+    struct cfg c;
+    char err[512];
+    if (cfg_load(&c, path && *path ? path : NULL, CFG_WORKER, err, sizeof(err)) != 0) {
+        fprintf(stderr, "worker: %s\n", err);
+        cfg_free(&c);
+        return 2;
+    }
+    if (check) {
+        cfg_print(&c, stdout);
+        cfg_free(&c);
+        return 0;
+    }
+    log_set_level((enum log_level)log_level_parse(c.log_level));
+    struct sigaction sa = {.sa_handler = worker_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "worker: libcurl initialisation failed\n");
+        cfg_free(&c);
+        return 1;
+    }
+    int rc = worker_main(&c);
+    curl_global_cleanup();
+    cfg_free(&c);
+    return rc;
+}
