@@ -50,13 +50,14 @@ static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list
         pipeline_flush(p);
 }
 
+/* One progress line; lag only while the consumer is open (rk != NULL). */
 static void worker_log_progress(struct pipeline *p, rd_kafka_t *rk)
 {
     const struct cosmos_stats *cs = cosmos_client_stats(p->cosmos);
     LOG(LOG_INFO, "progress", LF_INT("consumed", p->stats.consumed),
         LF_INT("written", p->stats.written), LF_INT("coalesced", p->stats.coalesced),
         LF_INT("dead_lettered", p->stats.dead_lettered), LF_INT("batches", p->stats.batches),
-        LF_INT("commits", p->stats.commits), LF_INT("lag", kafka_consumer_lag(rk)),
+        LF_INT("commits", p->stats.commits), LF_INT("lag", rk ? kafka_consumer_lag(rk) : 0),
         LF_INT("cosmos_requests", cs->requests), LF_INT("cosmos_retries", cs->retries),
         LF_INT("cosmos_throttled", cs->throttled), LF_DBL("request_units", cs->request_units));
 }
@@ -151,7 +152,7 @@ static int worker_main(const struct cfg *c)
         LF_STR("container", c->cosmos_container));
     int consumer_failed = worker_run(&p, rk, c);
     worker_shutdown(&p, rk, c);
-    worker_log_progress(&p, rk);
+    worker_log_progress(&p, NULL);
     rd_kafka_destroy(rk);
     if (p.fatal)
         LOG(LOG_ERROR, "stopped without committing the current batch",

@@ -82,7 +82,7 @@ function opt(name, env) {
 }
 
 // ---------- state ----------
-const stats = () => ({ requests: 0, by_status: {}, auth_failures: 0, throttled: 0, injected_503: 0, dropped: 0, delayed: 0 });
+const stats = () => ({ requests: 0, by_status: {}, auth_failures: 0, throttled: 0, injected_503: 0, dropped: 0, delayed: 0, rejected: 0 });
 let counters = stats();
 let faults = {};
 let faultTimer = null;
@@ -145,6 +145,12 @@ function main() {
       if (Math.random() < (faults.error503_ratio || 0)) {
         counters.injected_503++;
         return cosmosError(res, 503, "ServiceUnavailable", "Service is currently unavailable (injected by the test rig).");
+      }
+      // reject_marker: a write whose body contains this string is refused with 400, as Cosmos
+      // refuses a document it can never accept (the local server accepts almost anything).
+      if (faults.reject_marker && body.includes(faults.reject_marker)) {
+        counters.rejected++;
+        return cosmosError(res, 400, "BadRequest", "One of the specified inputs is invalid (rejected by the test rig's reject_marker).");
       }
     }
 

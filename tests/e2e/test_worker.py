@@ -1,0 +1,174 @@
+"""End-to-end: bin/worker against the real Kafka broker and the Cosmos server (through the
+signature-checking front). Each test uses its own topic, group and container."""
+import json
+import signal
+import subprocess
+import time
+
+from rig import WORKER_BIN
+from helpers import last_progress, log_lines, order, setup_pipeline, wait_committed
+
+BAD_MESSAGES = [
+    (b"not json at all", "not_json"),
+    (b'{"orderId": "t1", "customerId": ', "not_json"),
+    (b"", "empty"),
+    (b"[1, 2, 3]", "not_object"),
+    (b'{"customerId": "c1"}', "missing_id"),
+    (b'{"orderId": "b/ad", "customerId": "c1"}', "invalid_id"),
+    (b'{"orderId": 1.5, "customerId": "c1"}', "invalid_id"),
+    (b'{"orderId": "nopk"}', "missing_partition_key"),
+    (b'{"orderId": "objpk", "customerId": {"a": 1}}', "invalid_partition_key"),
+    (b'{"orderId": "\xff\xfe", "customerId": "c1"}', "invalid_utf8"),
+]
+
+
+def headers_of(m):
+    return {k: v.decode() for k, v in m["headers"]}
+
+
+def test_orders_land_once_and_offsets_commit(rig):
+    """5,000 orders over 5 of 6 partitions (one left empty), updates, bad messages."""
+    topic, group, db, coll = setup_pipeline(rig, "e2e", 6)
+    msgs = []
+    for i in range(5000):
+        key, val = order(i)
+        msgs.append((key, val, i % 5))
+    # 50 updates of earlier orders, on the same partition as their first version.
+    for i in range(0, 500, 10):
+        key, val = order(i, version=2, status="shipped")
+        msgs.append((key, val, i % 5))
+    bad = [(None, raw, 1) for raw, _ in BAD_MESSAGES]
+    rig.produce(topic, msgs + bad)
+
+    env = rig.worker_env(topic, group, db, coll)
+    env["ORDERSINK_LOG_STATS_INTERVAL_MS"] = "1000"
+    w = rig.start_worker(env)
+    committed = wait_committed(rig, group, topic, proc=w)
+    assert committed[5] == 0, "the empty partition must have its start offset committed"
+
+    # Every order in Cosmos with its newest content.
+    docs = {d["id"]: d for d in rig.query(db, coll, "SELECT * FROM c")}
+    assert len(docs) == 5000
+    for i in range(5000):
+        d = docs[f"o{i}"]
+        assert d["customerId"] == f"c{i % 17}"
+        assert d["kafka"]["topic"] == topic and d["kafka"]["partition"] == i % 5
+        want = 2 if i < 500 and i % 10 == 0 else 1
+        assert d["version"] == want, f"o{i} has version {d['version']}, want {want}"
+    for i in range(0, 5000, 250):  # point reads by id + partition key
+        assert rig.read_doc(db, coll, f"o{i}", f"c{i % 17}")["orderId"] == f"o{i}"
+
+    # Dead letters: exactly the bad messages, each with its reason and origin.
+    dlq = rig.consume_all(topic + ".dlq")
+    assert sorted(m["value"] for m in dlq) == sorted(raw for raw, _ in BAD_MESSAGES)
+    for m in dlq:
+        h = headers_of(m)
+        want = dict((raw, reason) for raw, reason in BAD_MESSAGES)[m["value"]]
+        assert h["ordersink.reason"] == want
+        assert h["ordersink.topic"] == topic and h["ordersink.partition"] == "1"
+        assert int(h["ordersink.offset"]) >= 0 and h["ordersink.error"]
+
+    assert rig.stop_worker(w) == 0
+    p = last_progress(w.log_path)
+    assert p["dead_lettered"] == len(BAD_MESSAGES)
+    assert p["consumed"] == len(msgs) + len(bad)
+
+    # A restarted worker has nothing to do: no new writes.
+    before = rig.stats()["requests"]
+    w2 = rig.start_worker(env)
+    time.sleep(5)
+    assert rig.stop_worker(w2) == 0
+    assert rig.stats()["requests"] - before == 1, "only the start-up container check"
+    assert last_progress(w2.log_path)["consumed"] == 0
+    assert rig.committed(group, topic) == committed
+
+
+def test_wrong_cosmos_key_exits_and_commits_nothing(rig):
+    topic, group, db, coll = setup_pipeline(rig, "badkey", 2)
+    rig.produce(topic, [(*order(i), None) for i in range(10)])
+    env = rig.worker_env(topic, group, db, coll)
+    env["ORDERSINK_COSMOS_KEY"] = "d3JvbmcgcGFzc3dvcmQgd3JvbmcgcGFzc3dvcmQgd3JvbmcgcGFzcw=="
+    w = rig.start_worker(env)
+    assert w.wait(timeout=20) == 3
+    errors = [l for l in log_lines(w.log_path) if l["level"] == "error"]
+    assert len(errors) == 1 and "authorization failed" in errors[0]["msg"]
+    assert all(v is None for v in rig.committed(group, topic).values())
+    assert rig.count_docs(db, coll) == 0
+
+
+def test_throttling_is_retried_until_all_written(rig, cosmos_faults):
+    topic, group, db, coll = setup_pipeline(rig, "throttle", 3)
+    rig.produce(topic, [(*order(i), None) for i in range(1000)])
+    rig.reset_stats()
+    rig.set_faults(throttle_ratio=0.3, retry_after_ms=20)
+    env = rig.worker_env(topic, group, db, coll)
+    w = rig.start_worker(env)
+    wait_committed(rig, group, topic, proc=w)
+    rig.reset_faults()
+    assert rig.stop_worker(w) == 0
+    stats = rig.stats()
+    assert stats["throttled"] > 100
+    assert rig.count_docs(db, coll) == 1000
+    p = last_progress(w.log_path)
+    assert p["written"] == 1000 and p["cosmos_throttled"] == stats["throttled"]
+    assert p["cosmos_retries"] >= stats["throttled"]
+
+
+def test_rejected_document_goes_to_dlq(rig, cosmos_faults):
+    topic, group, db, coll = setup_pipeline(rig, "reject", 1)
+    rig.set_faults(reject_marker="POISON")
+    msgs = [(*order(i), 0) for i in range(20)]
+    msgs[7] = (*order(7, note="POISON"), 0)
+    rig.produce(topic, msgs)
+    w = rig.start_worker(rig.worker_env(topic, group, db, coll))
+    wait_committed(rig, group, topic, proc=w)
+    assert rig.stop_worker(w) == 0
+    dlq = rig.consume_all(topic + ".dlq")
+    assert len(dlq) == 1
+    h = headers_of(dlq[0])
+    assert h["ordersink.reason"] == "cosmos_rejected" and "HTTP 400" in h["ordersink.error"]
+    assert h["ordersink.offset"] == "7"
+    assert rig.count_docs(db, coll) == 19
+
+
+def test_sigterm_mid_stream_exits_zero_and_commits_only_written(rig, cosmos_faults):
+    topic, group, db, coll = setup_pipeline(rig, "sigterm", 3)
+    rig.produce(topic, [(*order(i), None) for i in range(3000)])
+    rig.set_faults(delay_ms=30)  # slow sink: the stream is still going when SIGTERM comes
+    env = rig.worker_env(topic, group, db, coll)
+    env["ORDERSINK_SHUTDOWN_TIMEOUT_MS"] = "10000"
+    w = rig.start_worker(env)
+    time.sleep(3)
+    t0 = time.monotonic()
+    assert rig.stop_worker(w, signal.SIGTERM, timeout=15) == 0
+    assert time.monotonic() - t0 < 10
+    rig.reset_faults()
+    committed = rig.committed(group, topic)
+    hw = rig.high_watermarks(topic)
+    assert sum(committed.values()) < sum(hw.values()), "expected to stop mid-stream"
+    # Every order below a committed offset is in Cosmos.
+    docs = {d["id"]: d for d in rig.query(db, coll, "SELECT * FROM c")}
+    by_pos = {(d["kafka"]["partition"], d["kafka"]["offset"]) for d in docs.values()}
+    for p, off in committed.items():
+        for o in range(off or 0):
+            assert (p, o) in by_pos, f"partition {p} offset {o} committed but not written"
+
+
+def test_bad_config_exits_2_naming_the_setting(rig):
+    env = {"ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": rig.bootstrap, "ORDERSINK_KAFKA_TOPIC": "t",
+           "ORDERSINK_COSMOS_ENDPOINT": "https://127.0.0.1:1", "ORDERSINK_COSMOS_KEY": "a2V5",
+           "ORDERSINK_COSMOS_DATABASE": "d", "ORDERSINK_BATCH_MAX_COUNT": "0"}
+    clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ORDERSINK_")}
+    r = subprocess.run([WORKER_BIN, "--check-config"], env={**clean, **env},
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "batch.max_count" in lines[0] and "ORDERSINK_BATCH_MAX_COUNT" in lines[0]
+    env["ORDERSINK_BATCH_MAX_COUNT"] = "50"
+    r = subprocess.run([WORKER_BIN, "--check-config"], env={**clean, **env},
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "cosmos.container" in r.stderr
+    env["ORDERSINK_COSMOS_CONTAINER"] = "c"
+    r = subprocess.run([WORKER_BIN, "--check-config"], env={**clean, **env},
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "a2V5" not in r.stdout and "<redacted>" in r.stdout
