@@ -47,6 +47,27 @@ static const struct cfg_setting cfg_settings[] = {
       "Consumer group session timeout"),
     I("kafka.max_poll_interval_ms", kafka_max_poll_interval_ms, 300000, 10000, 86400000,
       "Longest time one batch may take before the group evicts the worker"),
+    S("kafka.security_protocol", kafka_security_protocol, "plaintext", 0, 0,
+      "plaintext, ssl, sasl_ssl or sasl_plaintext"),
+    S("kafka.sasl_mechanism", kafka_sasl_mechanism, NULL, 0, 0,
+      "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (required with sasl_*)"),
+    S("kafka.sasl_username", kafka_sasl_username, NULL, 0, 0, "SASL user name"),
+    S("kafka.sasl_password", kafka_sasl_password, NULL, 0, CFG_SECRET,
+      "SASL password; or use kafka.sasl_password_file"),
+    S("kafka.sasl_password_file", kafka_sasl_password_file, NULL, 0, 0,
+      "File holding the SASL password (mounted secret)"),
+    S("kafka.ssl_ca_file", kafka_ssl_ca_file, NULL, 0, 0,
+      "PEM CA bundle for the brokers' certificates (default: system store)"),
+    S("kafka.ssl_cert_file", kafka_ssl_cert_file, NULL, 0, 0,
+      "PEM client certificate (mTLS); needs kafka.ssl_key_file"),
+    S("kafka.ssl_key_file", kafka_ssl_key_file, NULL, 0, 0, "PEM client private key (mTLS)"),
+    S("kafka.ssl_key_password", kafka_ssl_key_password, NULL, 0, CFG_SECRET,
+      "Password of an encrypted client key"),
+    I("kafka.insecure_skip_tls_verify", kafka_insecure_skip_tls_verify, 0, 0, 1,
+      "1 turns OFF broker certificate and host-name verification (logs a warning)"),
+    S("eventhubs.connection_string", eventhubs_connection_string, NULL, 0, CFG_SECRET,
+      "Azure Event Hubs connection string; sets bootstrap, SASL_SSL/PLAIN and Microsoft's "
+      "client settings. Env also EVENTHUBS_CONNECTION_STRING"),
     I("batch.max_count", batch_max_count, 100, 1, 100000, "A batch closes at this many orders"),
     I("batch.max_bytes", batch_max_bytes, 4194304, 1024, 1073741824,
       "A batch closes at this many payload bytes"),
@@ -179,6 +200,116 @@ static int cfg_apply_file_setting(struct cfg *c, config_setting_t *st, const cha
     return 0;
 }
 
+/* Adds or replaces a passthrough property (later sources win). */
+static int cfg_passthrough_put(struct cfg *c, const char *name, const char *value)
+{
+    for (size_t i = 0; i < c->librdkafka_count; i++) {
+        if (strcmp(c->librdkafka[i].name, name) == 0) {
+            char *v = strdup(value);
+            if (!v)
+                return -1;
+            free(c->librdkafka[i].value);
+            c->librdkafka[i].value = v;
+            return 0;
+        }
+    }
+    struct cfg_property *p =
+        realloc(c->librdkafka, (c->librdkafka_count + 1) * sizeof(*c->librdkafka));
+    if (!p)
+        return -1;
+    c->librdkafka = p;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    c->librdkafka[c->librdkafka_count++] = (struct cfg_property){n, v};
+    return 0;
+}
+
+/* librdkafka properties use dots; config keys and env vars use underscores. */
+static void cfg_property_name(const char *key, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; *key && n + 1 < size; key++)
+        out[n++] = *key == '_' ? '.' : (char)tolower((unsigned char)*key);
+    out[n] = '\0';
+}
+
+static int cfg_load_passthrough_file(struct cfg *c, config_setting_t *group, char *err,
+                                     size_t errsz)
+{
+    for (int i = 0; i < config_setting_length(group); i++) {
+        config_setting_t *st = config_setting_get_elem(group, (unsigned)i);
+        char name[128], value[64];
+        const char *v = value;
+        cfg_property_name(config_setting_name(st), name, sizeof(name));
+        switch (config_setting_type(st)) {
+        case CONFIG_TYPE_STRING:
+            v = config_setting_get_string(st);
+            break;
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+            snprintf(value, sizeof(value), "%lld", (long long)config_setting_get_int64(st));
+            break;
+        case CONFIG_TYPE_BOOL:
+            snprintf(value, sizeof(value), "%s", config_setting_get_bool(st) ? "true" : "false");
+            break;
+        default:
+            snprintf(err, errsz, "config: librdkafka.%s: must be a string, integer or boolean",
+                     config_setting_name(st));
+            return -1;
+        }
+        if (cfg_passthrough_put(c, name, v) != 0) {
+            snprintf(err, errsz, "config: out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+extern char **environ;
+
+static int cfg_load_passthrough_env(struct cfg *c, char *err, size_t errsz)
+{
+    static const char prefix[] = "ORDERSINK_LIBRDKAFKA_";
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0)
+            continue;
+        const char *eq = strchr(*e, '=');
+        char key[128], name[128];
+        size_t klen = (size_t)(eq - *e) - (sizeof(prefix) - 1);
+        if (!eq || klen == 0 || klen >= sizeof(key))
+            continue;
+        memcpy(key, *e + sizeof(prefix) - 1, klen);
+        key[klen] = '\0';
+        cfg_property_name(key, name, sizeof(name));
+        if (cfg_passthrough_put(c, name, eq + 1) != 0) {
+            snprintf(err, errsz, "config: out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const char *cfg_librdkafka_get(const struct cfg *c, const char *name)
+{
+    for (size_t i = 0; i < c->librdkafka_count; i++)
+        if (strcmp(c->librdkafka[i].name, name) == 0)
+            return c->librdkafka[i].value;
+    return NULL;
+}
+
+static int cfg_property_is_secret(const char *name)
+{
+    static const char *const words[] = {"password", "secret", "jaas", "ssl.key", "token", NULL};
+    for (const char *const *w = words; *w; w++)
+        if (strstr(name, *w))
+            return 1;
+    return 0;
+}
+
 static int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errsz)
 {
     config_t lc;
@@ -196,6 +327,11 @@ static int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errs
     for (int g = 0; g < config_setting_length(root); g++) {
         config_setting_t *group = config_setting_get_elem(root, (unsigned)g);
         const char *gname = config_setting_name(group);
+        if (strcmp(gname, "librdkafka") == 0 && config_setting_type(group) == CONFIG_TYPE_GROUP) {
+            if (cfg_load_passthrough_file(c, group, err, errsz) != 0)
+                goto out;
+            continue;
+        }
         if (config_setting_type(group) != CONFIG_TYPE_GROUP) {
             snprintf(err, errsz, "config: %s: expected a group like `%s = { ... };` (line %d)",
                      gname, gname, config_setting_source_line(group));
@@ -217,11 +353,15 @@ out:
 
 static int cfg_load_env(struct cfg *c, char *err, size_t errsz)
 {
+    if (cfg_load_passthrough_env(c, err, errsz) != 0)
+        return -1;
     for (size_t i = 0; i < CFG_COUNT; i++) {
         const struct cfg_setting *s = &cfg_settings[i];
         char env[96];
         cfg_env_name(s->key, env, sizeof(env));
         const char *v = getenv(env);
+        if (!v && strcmp(s->key, "eventhubs.connection_string") == 0)
+            v = getenv("EVENTHUBS_CONNECTION_STRING"); /* the name Azure's docs use */
         if (!v)
             continue;
         if (s->type == CFG_STR) {
@@ -270,29 +410,113 @@ static int cfg_valid_base64(const char *s)
     return n > 0;
 }
 
-static int cfg_resolve_key(struct cfg *c, char *err, size_t errsz)
+/* value_key may also come from the file named by file_key; not both. */
+static int cfg_resolve_secret(struct cfg *c, const char *value_key, const char *file_key,
+                              char *err, size_t errsz)
 {
-    const struct cfg_setting *key = cfg_find("cosmos.key");
-    const struct cfg_setting *key_file = cfg_find("cosmos.key_file");
-    if (c->cosmos_key && c->cosmos_key_file) {
-        cfg_error(err, errsz, key_file, "set either cosmos.key or cosmos.key_file, not both");
+    const struct cfg_setting *vs = cfg_find(value_key), *fs = cfg_find(file_key);
+    char **value = cfg_str(c, vs), **file = cfg_str(c, fs);
+    if (!*file)
+        return 0;
+    if (*value) {
+        char what[160];
+        snprintf(what, sizeof(what), "set either %s or %s, not both", value_key, file_key);
+        cfg_error(err, errsz, fs, what);
         return -1;
     }
-    if (c->cosmos_key_file) {
-        char *k = cfg_read_secret_file(c->cosmos_key_file);
-        if (!k) {
-            cfg_error(err, errsz, key_file, "cannot read the key file");
-            return -1;
-        }
-        c->cosmos_key = k;
-        c->source[key - cfg_settings] = SRC_DERIVED;
+    *value = cfg_read_secret_file(*file);
+    if (!*value) {
+        cfg_error(err, errsz, fs, "cannot read the file");
+        return -1;
     }
+    c->source[vs - cfg_settings] = SRC_DERIVED;
+    return 0;
+}
+
+static int cfg_check_cosmos_key(struct cfg *c, char *err, size_t errsz)
+{
+    const struct cfg_setting *key = cfg_find("cosmos.key");
     if (!c->cosmos_key || !*c->cosmos_key) {
         cfg_error(err, errsz, key, "is required (or set cosmos.key_file)");
         return -1;
     }
     if (!cfg_valid_base64(c->cosmos_key)) {
         cfg_error(err, errsz, key, "is not a base64 master key");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Event Hubs: bootstrap <namespace>.servicebus.windows.net:9093 from Endpoint=sb://...
+ * (unless kafka.bootstrap_servers is set), and the topic from EntityPath when present.
+ */
+static int cfg_apply_eventhubs(struct cfg *c, char *err, size_t errsz)
+{
+    const char *cs = c->eventhubs_connection_string;
+    if (!cs)
+        return 0;
+    const struct cfg_setting *s = cfg_find("eventhubs.connection_string");
+    const char *ep = strstr(cs, "Endpoint=sb://");
+    if (!ep) {
+        cfg_error(err, errsz, s, "has no Endpoint=sb://<namespace>.servicebus.windows.net/");
+        return -1;
+    }
+    ep += strlen("Endpoint=sb://");
+    size_t host_len = strcspn(ep, "/;:");
+    if (host_len == 0 || host_len > 200) {
+        cfg_error(err, errsz, s, "has an empty or overlong Endpoint host");
+        return -1;
+    }
+    if (!c->kafka_bootstrap_servers) {
+        char bootstrap[256];
+        snprintf(bootstrap, sizeof(bootstrap), "%.*s:9093", (int)host_len, ep);
+        if (cfg_set_str(c, cfg_find("kafka.bootstrap_servers"), bootstrap, SRC_DERIVED) != 0)
+            return -1;
+    }
+    const char *entity = strstr(cs, "EntityPath=");
+    if (entity) {
+        entity += strlen("EntityPath=");
+        size_t n = strcspn(entity, ";");
+        if (!c->kafka_topic) {
+            char topic[256];
+            snprintf(topic, sizeof(topic), "%.*s", (int)(n < 255 ? n : 255), entity);
+            if (cfg_set_str(c, cfg_find("kafka.topic"), topic, SRC_DERIVED) != 0)
+                return -1;
+        } else if (strlen(c->kafka_topic) != n || strncmp(c->kafka_topic, entity, n) != 0) {
+            cfg_error(err, errsz, s, "its EntityPath differs from kafka.topic");
+            return -1;
+        }
+    }
+    static const char *const fixed[][2] = {{"kafka.security_protocol", "sasl_ssl"},
+                                           {"kafka.sasl_mechanism", "PLAIN"},
+                                           {"kafka.sasl_username", "$ConnectionString"}};
+    for (size_t i = 0; i < 3; i++)
+        if (cfg_set_str(c, cfg_find(fixed[i][0]), fixed[i][1], SRC_DERIVED) != 0)
+            return -1;
+    return cfg_set_str(c, cfg_find("kafka.sasl_password"), cs, SRC_DERIVED);
+}
+
+/* Security settings that only make sense together. */
+static int cfg_check_kafka_security(struct cfg *c, char *err, size_t errsz)
+{
+    int sasl = strncmp(c->kafka_security_protocol, "sasl_", 5) == 0;
+    if (sasl && !c->kafka_sasl_mechanism) {
+        cfg_error(err, errsz, cfg_find("kafka.sasl_mechanism"), "is required with sasl_*");
+        return -1;
+    }
+    if (sasl && (!c->kafka_sasl_username || !*c->kafka_sasl_username)) {
+        cfg_error(err, errsz, cfg_find("kafka.sasl_username"), "is required with sasl_*");
+        return -1;
+    }
+    if (sasl && !c->kafka_sasl_password) {
+        cfg_error(err, errsz, cfg_find("kafka.sasl_password"),
+                  "is required with sasl_* (or set kafka.sasl_password_file)");
+        return -1;
+    }
+    if (!c->kafka_ssl_cert_file != !c->kafka_ssl_key_file) {
+        cfg_error(err, errsz, cfg_find("kafka.ssl_key_file"),
+                  "kafka.ssl_cert_file and kafka.ssl_key_file go together");
         return -1;
     }
     return 0;
@@ -313,6 +537,9 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
     static const char *const resets[] = {"earliest", "latest", NULL};
     static const char *const assignors[] = {"range", "roundrobin", "cooperative-sticky", NULL};
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+    static const char *const protocols[] = {"plaintext", "ssl", "sasl_ssl", "sasl_plaintext",
+                                            NULL};
+    static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
     if (s->type == CFG_INT) {
         int64_t v = *cfg_int(c, s);
         if (v < s->min || v > s->max) {
@@ -343,6 +570,10 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
         allowed = assignors;
     else if (strcmp(s->key, "log.level") == 0)
         allowed = levels;
+    else if (strcmp(s->key, "kafka.security_protocol") == 0)
+        allowed = protocols;
+    else if (strcmp(s->key, "kafka.sasl_mechanism") == 0)
+        allowed = mechanisms;
     if (allowed && !cfg_one_of(v, allowed)) {
         cfg_error(err, errsz, s, "has a value that is not allowed");
         return -1;
@@ -352,6 +583,10 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
 
 static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size_t errsz)
 {
+    if (cfg_resolve_secret(c, "cosmos.key", "cosmos.key_file", err, errsz) ||
+        cfg_resolve_secret(c, "kafka.sasl_password", "kafka.sasl_password_file", err, errsz) ||
+        cfg_apply_eventhubs(c, err, errsz))
+        return -1;
     for (size_t i = 0; i < CFG_COUNT; i++)
         if (cfg_validate_setting(c, &cfg_settings[i], program, err, errsz) != 0)
             return -1;
@@ -363,6 +598,8 @@ static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size
         cfg_error(err, errsz, cfg_find("order.id_field"), "must not be empty");
         return -1;
     }
+    if (cfg_check_kafka_security(c, err, errsz) != 0)
+        return -1;
     if (c->retry_base_ms > c->retry_max_ms) {
         cfg_error(err, errsz, cfg_find("retry.base_ms"), "must not exceed retry.max_ms");
         return -1;
@@ -373,7 +610,7 @@ static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size
             cfg_error(err, errsz, cfg_find("cosmos.endpoint"), "must start with https://");
             return -1;
         }
-        if (cfg_resolve_key(c, err, errsz) != 0)
+        if (cfg_check_cosmos_key(c, err, errsz) != 0)
             return -1;
     }
     return 0;
@@ -422,6 +659,10 @@ void cfg_print(const struct cfg *c, FILE *out)
         else
             fprintf(out, "%s = \"%s\"  # %s, %s\n", s->key, v, env, src);
     }
+    for (size_t i = 0; i < c->librdkafka_count; i++)
+        fprintf(out, "librdkafka.%s = \"%s\"  # passthrough\n", c->librdkafka[i].name,
+                cfg_property_is_secret(c->librdkafka[i].name) ? "<redacted>"
+                                                               : c->librdkafka[i].value);
 }
 
 void cfg_print_markdown(FILE *out)
@@ -443,6 +684,13 @@ void cfg_print_markdown(FILE *out)
 
 void cfg_free(struct cfg *c)
 {
+    for (size_t i = 0; i < c->librdkafka_count; i++) {
+        free(c->librdkafka[i].name);
+        free(c->librdkafka[i].value);
+    }
+    free(c->librdkafka);
+    c->librdkafka = NULL;
+    c->librdkafka_count = 0;
     for (size_t i = 0; i < CFG_COUNT; i++)
         if (cfg_settings[i].type == CFG_STR) {
             free(*cfg_str(c, &cfg_settings[i]));

@@ -9,6 +9,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* One librdkafka property passed through as is. */
+struct cfg_property {
+    char *name;
+    char *value;
+};
+
 struct cfg {
     char *kafka_bootstrap_servers;
     char *kafka_topic;
@@ -17,6 +23,17 @@ struct cfg {
     char *kafka_assignor;
     int64_t kafka_session_timeout_ms;
     int64_t kafka_max_poll_interval_ms;
+    char *kafka_security_protocol;
+    char *kafka_sasl_mechanism;
+    char *kafka_sasl_username;
+    char *kafka_sasl_password;
+    char *kafka_sasl_password_file;
+    char *kafka_ssl_ca_file;
+    char *kafka_ssl_cert_file;
+    char *kafka_ssl_key_file;
+    char *kafka_ssl_key_password;
+    int64_t kafka_insecure_skip_tls_verify;
+    char *eventhubs_connection_string;
     int64_t batch_max_count;
     int64_t batch_max_bytes;
     int64_t batch_max_wait_ms;
@@ -37,7 +54,9 @@ struct cfg {
     int64_t shutdown_timeout_ms;
     char *log_level;
     int64_t log_stats_interval_ms;
-    unsigned char source[40]; /* per setting: where its value came from (internal) */
+    unsigned char source[64]; /* per setting: where its value came from (internal) */
+    struct cfg_property *librdkafka; /* passthrough properties, file first, then env */
+    size_t librdkafka_count;
 };
 
 /* Which program loads the config: decides which settings are required. */
@@ -57,6 +76,9 @@ void cfg_print(const struct cfg *c, FILE *out);
 void cfg_print_markdown(FILE *out);
 
 void cfg_free(struct cfg *c);
+
+/* The passthrough value of a librdkafka property, or NULL when not passed through. */
+const char *cfg_librdkafka_get(const struct cfg *c, const char *name);
 
 /* Writes the env var name of a key (kafka.topic -> ORDERSINK_KAFKA_TOPIC) into buf. */
 void cfg_env_name(const char *key, char *buf, size_t size);

@@ -285,10 +285,18 @@ void cosmos_error_message(const char *body, size_t len, char *out, size_t size)
         out[n] = '\0';
     }
     cJSON_Delete(root);
-    /* Keep log lines to one line. */
-    for (char *p = out; *p; p++)
-        if (*p == '\r' || *p == '\n')
-            *p = ' ';
+    /* Keep log lines to one line: each run of CR/LF becomes one space. */
+    char *dst = out;
+    int in_eol = 0;
+    for (const char *p = out; *p; p++) {
+        int eol = *p == '\r' || *p == '\n';
+        if (!eol)
+            *dst++ = *p;
+        else if (!in_eol)
+            *dst++ = ' ';
+        in_eol = eol;
+    }
+    *dst = '\0';
 }
 
 struct cosmos_run {

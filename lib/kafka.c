@@ -29,6 +29,51 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
         LF_STR("client", rk ? rd_kafka_name(rk) : ""));
 }
 
+int kafka_conf_set_default(const struct cfg *c, rd_kafka_conf_t *conf, const char *name,
+                           const char *value, char *err, size_t errsz)
+{
+    if (cfg_librdkafka_get(c, name))
+        return 0; /* passed through by the user: theirs wins */
+    return kafka_conf_set(conf, name, value, err, errsz);
+}
+
+/* Maps the security settings (and the Event Hubs preset) onto librdkafka properties. */
+static int kafka_conf_security(const struct cfg *c, rd_kafka_conf_t *conf, char *err,
+                               size_t errsz)
+{
+    struct {
+        const char *name, *value;
+    } props[] = {
+        {"security.protocol", c->kafka_security_protocol},
+        {"sasl.mechanisms", c->kafka_sasl_mechanism},
+        {"sasl.username", c->kafka_sasl_username},
+        {"sasl.password", c->kafka_sasl_password},
+        {"ssl.ca.location", c->kafka_ssl_ca_file},
+        {"ssl.certificate.location", c->kafka_ssl_cert_file},
+        {"ssl.key.location", c->kafka_ssl_key_file},
+        {"ssl.key.password", c->kafka_ssl_key_password},
+        /* Verification on, host names included, unless explicitly turned off. */
+        {"enable.ssl.certificate.verification",
+         c->kafka_insecure_skip_tls_verify ? "false" : "true"},
+        {"ssl.endpoint.identification.algorithm",
+         c->kafka_insecure_skip_tls_verify ? "none" : "https"},
+    };
+    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+        if (props[i].value && kafka_conf_set(conf, props[i].name, props[i].value, err, errsz))
+            return -1;
+    if (c->eventhubs_connection_string) {
+        /* Microsoft's recommended client settings for the Event Hubs Kafka endpoint
+         * (../shared/RIG.md): idle connections are closed by the service after 240 s. */
+        static const char *const eh[][2] = {{"socket.keepalive.enable", "true"},
+                                            {"metadata.max.age.ms", "180000"},
+                                            {"connections.max.idle.ms", "180000"}};
+        for (size_t i = 0; i < sizeof(eh) / sizeof(eh[0]); i++)
+            if (kafka_conf_set(conf, eh[i][0], eh[i][1], err, errsz))
+                return -1;
+    }
+    return 0;
+}
+
 rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, const char *client_id, char *err,
                                 size_t errsz)
 {
@@ -40,11 +85,16 @@ rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, const char *client_id, char
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     if (kafka_conf_set(conf, "bootstrap.servers", c->kafka_bootstrap_servers, err, errsz) ||
         kafka_conf_set(conf, "client.id", client_id, err, errsz) ||
-        kafka_conf_set(conf, "log.connection.close", "false", err, errsz)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
+        kafka_conf_set(conf, "log.connection.close", "false", err, errsz) ||
+        kafka_conf_security(c, conf, err, errsz))
+        goto fail;
+    for (size_t i = 0; i < c->librdkafka_count; i++)
+        if (kafka_conf_set(conf, c->librdkafka[i].name, c->librdkafka[i].value, err, errsz))
+            goto fail;
     return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
 }
 
 /* For partitions without a committed offset, commits where consumption starts, so lag-based
@@ -141,13 +191,14 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
     char session[32], poll[32];
     snprintf(session, sizeof(session), "%lld", (long long)c->kafka_session_timeout_ms);
     snprintf(poll, sizeof(poll), "%lld", (long long)c->kafka_max_poll_interval_ms);
+    /* The two commit settings are what at-least-once rests on: never overridable. */
     if (kafka_conf_set(conf, "group.id", c->kafka_group_id, err, errsz) ||
         kafka_conf_set(conf, "enable.auto.commit", "false", err, errsz) ||
         kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errsz) ||
         kafka_conf_set(conf, "auto.offset.reset", c->kafka_auto_offset_reset, err, errsz) ||
         kafka_conf_set(conf, "partition.assignment.strategy", c->kafka_assignor, err, errsz) ||
-        kafka_conf_set(conf, "session.timeout.ms", session, err, errsz) ||
-        kafka_conf_set(conf, "max.poll.interval.ms", poll, err, errsz)) {
+        kafka_conf_set_default(c, conf, "session.timeout.ms", session, err, errsz) ||
+        kafka_conf_set_default(c, conf, "max.poll.interval.ms", poll, err, errsz)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

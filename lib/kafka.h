@@ -23,8 +23,9 @@ struct kafka_consumer_hooks {
 };
 
 /*
- * A conf with the settings both clients share. Returns NULL with err filled (librdkafka's
- * own message for a bad property).
+ * A conf with what every client shares: bootstrap, security (SASL/TLS, the Event Hubs
+ * preset), logging, then the user's librdkafka passthrough properties, which win over all
+ * of the above. Returns NULL with err filled (librdkafka's own message for a bad property).
  */
 rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, const char *client_id, char *err,
                                 size_t errsz);
@@ -32,6 +33,10 @@ rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, const char *client_id, char
 /* Sets one property; on failure fills err with "kafka: <name>: <librdkafka's message>". */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
                    size_t errsz);
+
+/* Sets name=value unless the user passed name through (then theirs stays). */
+int kafka_conf_set_default(const struct cfg *c, rd_kafka_conf_t *conf, const char *name,
+                           const char *value, char *err, size_t errsz);
 
 /*
  * Creates the consumer (manual commits, no offset store) and subscribes to the topic.

@@ -188,7 +188,16 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
     if (!order_utf8_valid(payload, len))
         return order_fail(ORDER_INVALID_UTF8, detail, size,
                           "the message is not valid UTF-8 or contains NUL bytes");
-    cJSON *root = cJSON_ParseWithLength(payload, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(payload, len, &end, 0);
+    /* One JSON value and nothing after it but white space: "{..}{..}" is not one order. */
+    while (root && end < payload + len && (*end == ' ' || *end == '\t' || *end == '\n' ||
+                                           *end == '\r'))
+        end++;
+    if (root && end != payload + len) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
     if (!root)
         return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
     enum order_reason r = ORDER_OK;

@@ -10,13 +10,16 @@
 #include "cosmos_auth.h"
 
 /* RIG.md vector 1. */
-#define V1_KEY "dsZQi3KtZmCv1ljt3VNWNm7sQUF1y5rJfC6kv5JiwvW0EndXdDku/dkKBp8/ufDToSxLzR4y+O/0H/t4bQtVNw=="
+#define V1_KEY                                                                                     \
+    "dsZQi3KtZmCv1ljt3VNWNm7sQUF1y5rJfC6kv5JiwvW0EndXdDku/dkKBp8/ufDToSxLzR4y+O/0H/t4bQtVNw=="
 #define V1_LINK "dbs/ToDoList"
 #define V1_DATE "Thu, 27 Apr 2017 00:51:12 GMT"
-#define V1_HEADER "type%3dmaster%26ver%3d1.0%26sig%3dc09PEVJrgp2uQRkr934kFbTqhByc7TVr3OHyqlu%2bc%2bc%3d"
+#define V1_HEADER                                                                                  \
+    "type%3dmaster%26ver%3d1.0%26sig%3dc09PEVJrgp2uQRkr934kFbTqhByc7TVr3OHyqlu%2bc%2bc%3d"
 
 /* RIG.md vector 2. */
-#define V2_KEY "8F8xXXOptJxkblM1DBXW7a6NMI5oE8NnwPGYBmwxLCKfejOK7B7yhcCHMGvN3PBrlMLIOeol1Hv9RCdzAZR5sg=="
+#define V2_KEY                                                                                     \
+    "8F8xXXOptJxkblM1DBXW7a6NMI5oE8NnwPGYBmwxLCKfejOK7B7yhcCHMGvN3PBrlMLIOeol1Hv9RCdzAZR5sg=="
 #define V2_LINK "dbs/MyDatabase/colls/MyCollection"
 #define V2_DATE "Mon, 01 Jan 1900 01:00:00 GMT"
 #define V2_SIG "Qkz/r+1N2+PEnNijxGbGB/ADvLsLBQmZ7uBBMuIwf4I="
@@ -149,8 +152,8 @@ START_TEST(test_key_decode_rejects_bad_base64)
 {
     unsigned char key[COSMOS_KEY_MAX];
     ck_assert_int_eq(cosmos_key_decode("", key), -1);
-    ck_assert_int_eq(cosmos_key_decode("abc", key), -1);      /* not a multiple of 4 */
-    ck_assert_int_eq(cosmos_key_decode("ab!d", key), -1);     /* bad character */
+    ck_assert_int_eq(cosmos_key_decode("abc", key), -1);  /* not a multiple of 4 */
+    ck_assert_int_eq(cosmos_key_decode("ab!d", key), -1); /* bad character */
     ck_assert_int_eq(cosmos_key_decode("not base64!!", key), -1);
     ck_assert_int_eq(cosmos_key_decode("****", key), -1);
     /* Longer than COSMOS_KEY_MAX bytes once decoded. */

@@ -1,0 +1,265 @@
+/* Unit tests for lib/batch: close rules, watermarks, clearing, growth and coalescing. */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "batch.h"
+
+static int dummy[64]; /* opaque message pointers */
+
+START_TEST(test_empty_not_ready)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 3, 1000, 50), 0);
+    ck_assert_int_eq(batch_ready(&b, 0), 0);
+    ck_assert_int_eq(batch_ready(&b, 1000000), 0);
+    ck_assert_int_eq(batch_time_left_ms(&b, 123), -1);
+    ck_assert_uint_eq(b.count, 0);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_ready_at_max_count)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 3, 1000000, 60000), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[0], 0, 10, 5, 1000), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[1], 0, 11, 5, 1001), 0);
+    ck_assert_int_eq(batch_ready(&b, 1002), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[2], 0, 12, 5, 1002), 0);
+    ck_assert_int_eq(batch_ready(&b, 1002), 1);
+    ck_assert_uint_eq(b.count, 3);
+    ck_assert_uint_eq(b.bytes, 15);
+    ck_assert_ptr_eq(b.items[2].msg, &dummy[2]);
+    ck_assert_int_eq(b.items[1].offset, 11);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_ready_at_max_bytes)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 100, 1000, 60000), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[0], 0, 1, 600, 0), 0);
+    ck_assert_int_eq(batch_ready(&b, 0), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[1], 0, 2, 399, 0), 0);
+    ck_assert_uint_eq(b.bytes, 999);
+    ck_assert_int_eq(batch_ready(&b, 0), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[2], 0, 3, 1, 0), 0);
+    ck_assert_uint_eq(b.bytes, 1000);
+    ck_assert_int_eq(batch_ready(&b, 0), 1);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_single_oversized_item_ready)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 100, 1000, 60000), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[0], 0, 1, 5000, 0), 0);
+    ck_assert_int_eq(batch_ready(&b, 0), 1);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_ready_at_max_wait)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 100, 1000000, 500), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[0], 0, 1, 1, 10000), 0);
+    /* Later items do not move the opening time. */
+    ck_assert_int_eq(batch_add(&b, &dummy[1], 0, 2, 1, 10400), 0);
+    ck_assert_int_eq(b.opened_ms, 10000);
+    ck_assert_int_eq(batch_ready(&b, 10000), 0);
+    ck_assert_int_eq(batch_ready(&b, 10499), 0);
+    ck_assert_int_eq(batch_ready(&b, 10500), 1);
+    ck_assert_int_eq(batch_ready(&b, 20000), 1);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_time_left)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 100, 1000000, 500), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[0], 0, 1, 1, 10000), 0);
+    ck_assert_int_eq(batch_time_left_ms(&b, 10000), 500);
+    ck_assert_int_eq(batch_time_left_ms(&b, 10123), 377);
+    ck_assert_int_eq(batch_time_left_ms(&b, 10499), 1);
+    ck_assert_int_eq(batch_time_left_ms(&b, 10500), 0);
+    ck_assert_int_eq(batch_time_left_ms(&b, 99999), 0);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_watermarks_interleaved)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 100, 1000000, 500), 0);
+    static const struct {
+        int32_t p;
+        int64_t o;
+    } in[] = {{0, 5}, {2, 100}, {0, 6}, {1, 40}, {2, 101}, {0, 9}, {1, 41}, {2, 99}, {0, 7}};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+        ck_assert_int_eq(batch_add(&b, &dummy[i], in[i].p, in[i].o, 1, 0), 0);
+    struct batch_mark marks[sizeof(in) / sizeof(in[0])];
+    size_t n = batch_watermarks(&b, marks);
+    ck_assert_uint_eq(n, 3);
+    int64_t next[3] = {-1, -1, -1};
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_ge(marks[i].partition, 0);
+        ck_assert_int_le(marks[i].partition, 2);
+        ck_assert_int_eq(next[marks[i].partition], -1); /* one mark per partition */
+        next[marks[i].partition] = marks[i].next_offset;
+    }
+    ck_assert_int_eq(next[0], 10);
+    ck_assert_int_eq(next[1], 42);
+    ck_assert_int_eq(next[2], 102);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_watermarks_empty)
+{
+    struct batch b;
+    struct batch_mark marks[1] = {{-7, -7}};
+    ck_assert_int_eq(batch_init(&b, 4, 1000, 500), 0);
+    ck_assert_uint_eq(batch_watermarks(&b, marks), 0);
+    ck_assert_int_eq(marks[0].partition, -7);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_clear_resets)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 2, 100, 500), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[0], 3, 7, 60, 1000), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[1], 3, 8, 60, 1100), 0);
+    ck_assert_int_eq(batch_ready(&b, 1100), 1);
+    batch_clear(&b);
+    ck_assert_uint_eq(b.count, 0);
+    ck_assert_uint_eq(b.bytes, 0);
+    ck_assert_int_eq(batch_ready(&b, 5000), 0);
+    ck_assert_int_eq(batch_time_left_ms(&b, 5000), -1);
+    /* The next item opens a new batch with its own clock and byte count. */
+    ck_assert_int_eq(batch_add(&b, &dummy[2], 3, 9, 10, 5000), 0);
+    ck_assert_int_eq(b.opened_ms, 5000);
+    ck_assert_uint_eq(b.bytes, 10);
+    ck_assert_int_eq(batch_ready(&b, 5499), 0);
+    ck_assert_int_eq(batch_time_left_ms(&b, 5100), 400);
+    struct batch_mark m[1];
+    ck_assert_uint_eq(batch_watermarks(&b, m), 1);
+    ck_assert_int_eq(m[0].partition, 3);
+    ck_assert_int_eq(m[0].next_offset, 10);
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_add_grows_past_capacity)
+{
+    struct batch b;
+    ck_assert_int_eq(batch_init(&b, 2, 1u << 30, 500), 0);
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(batch_add(&b, &dummy[i], i % 4, 1000 + i, 3, 0), 0);
+    ck_assert_uint_eq(b.count, 50);
+    ck_assert_uint_ge(b.cap, 50);
+    ck_assert_uint_eq(b.bytes, 150);
+    for (int i = 0; i < 50; i++) {
+        ck_assert_ptr_eq(b.items[i].msg, &dummy[i]);
+        ck_assert_int_eq(b.items[i].partition, i % 4);
+        ck_assert_int_eq(b.items[i].offset, 1000 + i);
+    }
+    batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_coalesce_same_key_keeps_newest)
+{
+    struct batch_key k[] = {
+        {.id = "o1", .pk = "c1", .offset = 10, .partition = 0},
+        {.id = "o1", .pk = "c1", .offset = 30, .partition = 0},
+        {.id = "o1", .pk = "c1", .offset = 20, .partition = 0},
+    };
+    ck_assert_uint_eq(batch_coalesce(k, 3), 2);
+    ck_assert_int_eq(k[0].superseded, 1);
+    ck_assert_int_eq(k[1].superseded, 0);
+    ck_assert_int_eq(k[2].superseded, 1);
+}
+END_TEST
+
+START_TEST(test_coalesce_different_pk_kept)
+{
+    struct batch_key k[] = {
+        {.id = "o1", .pk = "c1", .offset = 1, .partition = 0},
+        {.id = "o1", .pk = "c2", .offset = 2, .partition = 0},
+        {.id = "o2", .pk = "c1", .offset = 3, .partition = 0},
+    };
+    ck_assert_uint_eq(batch_coalesce(k, 3), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(k[i].superseded, 0);
+}
+END_TEST
+
+START_TEST(test_coalesce_mixed)
+{
+    struct batch_key k[] = {
+        {.id = "a", .pk = "p1", .offset = 5, .partition = 1},
+        {.id = "b", .pk = "p1", .offset = 6, .partition = 1},
+        {.id = "a", .pk = "p2", .offset = 7, .partition = 1},
+        {.id = "a", .pk = "p1", .offset = 8, .partition = 1},
+        {.id = "b", .pk = "p1", .offset = 4, .partition = 1},
+        {.id = "a", .pk = "p2", .offset = 3, .partition = 1},
+        {.id = "c", .pk = "p1", .offset = 1, .partition = 1},
+    };
+    static const int want[] = {1, 0, 0, 0, 1, 1, 0};
+    ck_assert_uint_eq(batch_coalesce(k, 7), 3);
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(k[i].superseded == want[i], "key %d: superseded %d, want %d", i,
+                      k[i].superseded, want[i]);
+}
+END_TEST
+
+START_TEST(test_coalesce_small_inputs)
+{
+    struct batch_key k[] = {{.id = "x", .pk = "y", .offset = 1, .partition = 0}};
+    ck_assert_uint_eq(batch_coalesce(k, 1), 0);
+    ck_assert_int_eq(k[0].superseded, 0);
+    ck_assert_uint_eq(batch_coalesce(k, 0), 0);
+}
+END_TEST
+
+static Suite *batch_suite(void)
+{
+    Suite *s = suite_create("batch");
+    TCase *tc = tcase_create("close_rules");
+    tcase_add_test(tc, test_empty_not_ready);
+    tcase_add_test(tc, test_ready_at_max_count);
+    tcase_add_test(tc, test_ready_at_max_bytes);
+    tcase_add_test(tc, test_single_oversized_item_ready);
+    tcase_add_test(tc, test_ready_at_max_wait);
+    tcase_add_test(tc, test_time_left);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("contents");
+    tcase_add_test(tc, test_watermarks_interleaved);
+    tcase_add_test(tc, test_watermarks_empty);
+    tcase_add_test(tc, test_clear_resets);
+    tcase_add_test(tc, test_add_grows_past_capacity);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("coalesce");
+    tcase_add_test(tc, test_coalesce_same_key_keeps_newest);
+    tcase_add_test(tc, test_coalesce_different_pk_kept);
+    tcase_add_test(tc, test_coalesce_mixed);
+    tcase_add_test(tc, test_coalesce_small_inputs);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(batch_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
