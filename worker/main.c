@@ -209,12 +209,23 @@ int main(int argc, char **argv)
         cfg_free(&c);
         return 2;
     }
+    /* librdkafka judges the Kafka properties (passthrough included): a bad one is config. */
+    rd_kafka_conf_t *probe = kafka_conf_new(&c, "ordersink-worker", err, sizeof(err));
+    if (!probe) {
+        fprintf(stderr, "worker: config: %s\n", err);
+        cfg_free(&c);
+        return 2;
+    }
+    rd_kafka_conf_destroy(probe);
     if (check) {
         cfg_print(&c, stdout);
         cfg_free(&c);
         return 0;
     }
     log_set_level((enum log_level)log_level_parse(c.log_level));
+    if (c.kafka_insecure_skip_tls_verify)
+        LOG(LOG_WARN, "kafka.insecure_skip_tls_verify=1: broker certificates and host names "
+                      "are NOT verified; anyone on the path can read and alter the traffic");
     struct sigaction sa = {.sa_handler = worker_on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
