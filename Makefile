@@ -1,11 +1,11 @@
 # ordersink — build, test, demo. `make test` and `make demo` install what is missing first.
 CC      ?= cc
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-PKGS     = rdkafka libcurl libcjson libconfig libcrypto
+PKGS     = rdkafka libcurl libcjson libconfig libcrypto libmicrohttpd
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 -Wall -Wextra -Werror -Ilib -DORDERSINK_VERSION='"$(VERSION)"' \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC  = $(wildcard lib/*.c)

@@ -101,6 +101,11 @@ static const struct cfg_setting cfg_settings[] = {
     S("log.level", log_level, "info", 0, 0, "debug, info, warn or error"),
     I("log.stats_interval_ms", log_stats_interval_ms, 10000, 0, 3600000,
       "Interval of the progress log line (0 = off)"),
+    I("metrics.port", metrics_port, 9464, 0, 65535,
+      "Port of /metrics, /healthz, /readyz (0 = no HTTP endpoint)"),
+    S("metrics.bind", metrics_bind, "0.0.0.0", 0, 0, "IPv4 address the HTTP endpoint binds"),
+    I("health.liveness_timeout_ms", health_liveness_timeout_ms, 60000, 1000, 3600000,
+      "/healthz fails when the loops made no progress for this long"),
 };
 #define CFG_COUNT (sizeof(cfg_settings) / sizeof(cfg_settings[0]))
 _Static_assert(CFG_COUNT <= sizeof(((struct cfg *)0)->source), "cfg.source too small");

@@ -41,6 +41,7 @@ struct cosmos_client {
     long timeout_ms;
     struct retry_policy retry;
     struct cosmos_stats stats;
+    struct cosmos_live *live;
     time_t auth_time; /* the second the cached POST headers were signed for */
     char date_hdr[COSMOS_DATE_MAX + 16];
     char auth_hdr[COSMOS_AUTH_MAX + 32];
@@ -142,6 +143,7 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *o, char *err, 
     }
     c->timeout_ms = o->request_timeout_ms;
     c->retry = o->retry;
+    c->live = o->live;
     c->rng = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
     if (o->ca_file && !(c->ca_file = strdup(o->ca_file)))
         goto oom;
@@ -262,6 +264,8 @@ static int cosmos_start_upsert(struct cosmos_client *c, struct cosmos_slot *s,
     if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK)
         return -1;
     s->busy = 1;
+    if (c->live)
+        atomic_fetch_add(&c->live->in_flight, 1);
     w->attempts++;
     c->stats.requests++;
     return 0;
@@ -341,14 +345,14 @@ static void cosmos_finish(struct cosmos_client *c, struct cosmos_run *r, struct 
     w->status = (int)status;
     if (res != CURLE_OK)
         c->stats.transport_errors++;
-    else {
+    else
         c->stats.request_units += cosmos_request_charge(s->easy);
-        if (status >= 200 && status < 300)
-            c->stats.status_2xx++;
-        else if (status >= 400 && status < 500)
-            c->stats.status_4xx++;
-        else if (status >= 500)
-            c->stats.status_5xx++;
+    c->stats.by_status[status > 0 && status < 600 ? status : 0]++;
+    if (c->live) {
+        atomic_store(&c->live->reachable, res == CURLE_OK);
+        atomic_fetch_sub(&c->live->in_flight, 1);
+        if (c->live->heartbeat_ms)
+            atomic_store(c->live->heartbeat_ms, clock_mono_ms());
     }
     char msg[256];
     switch (retry_classify(status, res != CURLE_OK)) {
@@ -412,6 +416,8 @@ static void cosmos_abort_in_flight(struct cosmos_client *c)
         if (c->slots[i].busy) {
             curl_multi_remove_handle(c->multi, c->slots[i].easy);
             c->slots[i].busy = 0;
+            if (c->live)
+                atomic_fetch_sub(&c->live->in_flight, 1);
         }
 }
 
@@ -518,6 +524,8 @@ enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, si
     curl_slist_free_all(h);
     long status = 0;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (c->live)
+        atomic_store(&c->live->reachable, res == CURLE_OK);
     if (res != CURLE_OK) {
         snprintf(err, errsz, "cosmos: cannot reach %s: %s", c->coll_url, curl_easy_strerror(res));
         return COSMOS_GAVE_UP;

@@ -6,10 +6,18 @@
 #ifndef ORDERSINK_COSMOS_H
 #define ORDERSINK_COSMOS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "retry.h"
+
+/* Live signals the client updates as it goes (atomics; read by the health endpoint). */
+struct cosmos_live {
+    _Atomic int64_t *heartbeat_ms; /* set to the monotonic time at every finished request */
+    _Atomic int reachable;         /* 1 after an HTTP answer, 0 after a connection failure */
+    _Atomic int in_flight;         /* requests on the wire now */
+};
 
 struct cosmos_opts {
     const char *endpoint; /* https://account.documents.azure.com:443/ */
@@ -20,6 +28,7 @@ struct cosmos_opts {
     int max_in_flight;
     long request_timeout_ms;
     struct retry_policy retry;
+    struct cosmos_live *live; /* optional */
 };
 
 enum cosmos_outcome { COSMOS_PENDING = 0, COSMOS_WRITTEN, COSMOS_REJECTED };
@@ -42,7 +51,7 @@ struct cosmos_stats {
     uint64_t retries;
     uint64_t throttled;
     uint64_t transport_errors;
-    uint64_t status_2xx, status_4xx, status_5xx;
+    uint64_t by_status[600]; /* answers by HTTP status; [0] = no answer (connection/timeout) */
     double request_units;
 };
 

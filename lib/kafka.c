@@ -168,10 +168,12 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(e);
         }
         kafka_commit_start_positions(rk, parts, hooks->start_at_latest);
+        if (hooks->after_assign)
+            hooks->after_assign(parts->cnt, hooks->opaque);
         return;
     }
     kafka_log_partitions("partitions revoked", parts);
-    if (hooks && hooks->before_revoke && !rd_kafka_assignment_lost(rk))
+    if (hooks->before_revoke && !rd_kafka_assignment_lost(rk))
         hooks->before_revoke(rk, parts, hooks->opaque);
     if (cooperative) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
@@ -180,6 +182,15 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         rd_kafka_assign(rk, NULL);
     }
+}
+
+static int kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    struct kafka_consumer_hooks *hooks = opaque;
+    if (hooks->on_stats)
+        hooks->on_stats(json, len, hooks->opaque);
+    return 0; /* librdkafka frees json */
 }
 
 rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks,
@@ -204,6 +215,13 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
     }
     hooks->start_at_latest = strcmp(c->kafka_auto_offset_reset, "latest") == 0;
     rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
+    if (hooks->on_stats) {
+        rd_kafka_conf_set_stats_cb(conf, kafka_stats_cb);
+        if (kafka_conf_set_default(c, conf, "statistics.interval.ms", "5000", err, errsz)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
     rd_kafka_conf_set_opaque(conf, hooks);
     char msg[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof(msg));

@@ -16,8 +16,15 @@
 typedef void (*kafka_revoke_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
                                 void *opaque);
 
+/* Called after partitions are assigned (count = how many). */
+typedef void (*kafka_assign_fn)(int count, void *opaque);
+/* Called with librdkafka's statistics JSON (statistics.interval.ms). */
+typedef void (*kafka_stats_fn)(const char *json, size_t len, void *opaque);
+
 struct kafka_consumer_hooks {
     kafka_revoke_fn before_revoke;
+    kafka_assign_fn after_assign;
+    kafka_stats_fn on_stats;
     void *opaque;
     int start_at_latest; /* set by kafka_consumer_new from kafka.auto_offset_reset */
 };

@@ -16,13 +16,15 @@ struct pipeline_entry {
     rd_kafka_message_t *msg;
     struct order_doc doc;
     enum order_reason reason;
+    const char *dlq_reason; /* set when the message was dead-lettered */
     char detail[160];
 };
 
 int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client *cosmos,
-                  struct dlq *dlq)
+                  struct dlq *dlq, struct metrics *metrics)
 {
     memset(p, 0, sizeof(*p));
+    p->metrics = metrics;
     p->cfg = c;
     p->cosmos = cosmos;
     p->dlq = dlq;
@@ -88,8 +90,10 @@ static int pipeline_parse(struct pipeline *p, struct pipeline_entry *e, size_t n
                                    sizeof(e[i].detail));
         if (e[i].reason == ORDER_NO_MEMORY)
             return pipeline_fail(p, "out of memory parsing an order");
-        if (e[i].reason != ORDER_OK &&
-            dlq_send(p->dlq, m, order_reason_name(e[i].reason), e[i].detail, err, sizeof(err)))
+        if (e[i].reason == ORDER_OK)
+            continue;
+        e[i].dlq_reason = order_reason_name(e[i].reason);
+        if (dlq_send(p->dlq, m, e[i].dlq_reason, e[i].detail, err, sizeof(err)))
             return pipeline_fail(p, err);
     }
     return 0;
@@ -134,6 +138,7 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_entry *e, struct 
             continue;
         }
         snprintf(detail, sizeof(detail), "HTTP %d: %s", w[j].status, w[j].error);
+        e[map[j]].dlq_reason = "cosmos_rejected";
         if (dlq_send(p->dlq, e[map[j]].msg, "cosmos_rejected", detail, err, sizeof(err)))
             return pipeline_fail(p, err);
     }
@@ -157,11 +162,36 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_entry *e, struct 
     return 0;
 }
 
+/* Publishes the batch to the metrics registry: one lock per batch. */
+static void pipeline_publish(struct pipeline *p, const struct pipeline_entry *e, size_t n,
+                             int64_t t0)
+{
+    if (!p->metrics)
+        return;
+    struct metrics *m = p->metrics;
+    int64_t now = clock_wall_ms();
+    metrics_lock(m);
+    m->counters = p->stats;
+    m->cosmos = *cosmos_client_stats(p->cosmos);
+    metrics_observe(&m->batch_size, (double)n);
+    metrics_observe(&m->batch_seconds, (double)(clock_mono_ms() - t0) / 1000.0);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_timestamp_type_t type;
+        int64_t ts = rd_kafka_message_timestamp(e[i].msg, &type);
+        if (ts >= 0)
+            metrics_observe(&m->e2e_seconds, (double)(now - ts) / 1000.0);
+        if (e[i].dlq_reason)
+            metrics_count_reason(m, e[i].dlq_reason);
+    }
+    metrics_unlock(m);
+}
+
 int pipeline_flush(struct pipeline *p)
 {
     size_t n = p->batch.count;
     if (n == 0)
         return 0;
+    int64_t t0 = clock_mono_ms();
     struct pipeline_entry *e = calloc(n, sizeof(*e));
     struct batch_key *keys = calloc(n, sizeof(*keys));
     struct cosmos_write *w = calloc(n, sizeof(*w));
@@ -175,7 +205,6 @@ int pipeline_flush(struct pipeline *p)
     if (pipeline_parse(p, e, n) != 0)
         goto out;
     size_t nw = pipeline_plan_writes(p, e, n, keys, w, map);
-    int64_t t0 = clock_mono_ms();
     enum cosmos_result r = cosmos_upsert_all(p->cosmos, w, nw, p->deadline_ms, err, sizeof(err));
     if (r != COSMOS_OK) {
         pipeline_fail(p, err);
@@ -184,6 +213,7 @@ int pipeline_flush(struct pipeline *p)
     if (pipeline_settle(p, e, w, nw, map) != 0)
         goto out;
     p->stats.batches++;
+    pipeline_publish(p, e, n, t0);
     LOG(LOG_DEBUG, "batch done", LF_INT("messages", n), LF_INT("writes", nw),
         LF_INT("ms", clock_mono_ms() - t0));
     pipeline_release(p);

@@ -14,17 +14,8 @@
 #include "config.h"
 #include "cosmos.h"
 #include "dlq.h"
+#include "metrics.h"
 #include "order.h"
-
-struct pipeline_stats {
-    uint64_t consumed;      /* messages taken into batches */
-    uint64_t written;       /* documents Cosmos acknowledged */
-    uint64_t coalesced;     /* orders folded into a newer version in the same batch */
-    uint64_t dead_lettered; /* messages sent to the DLQ and acknowledged */
-    uint64_t batches;
-    uint64_t commits;
-    uint64_t commit_failures;
-};
 
 struct pipeline {
     const struct cfg *cfg;
@@ -33,14 +24,15 @@ struct pipeline {
     struct dlq *dlq;
     struct batch batch;
     struct order_spec spec;
-    struct pipeline_stats stats;
+    struct metrics_counters stats;
+    struct metrics *metrics; /* updated once per batch */
     int64_t deadline_ms; /* monotonic; 0 = none. Set for shutdown. */
     int fatal;           /* set when the worker must stop without committing */
     char fatal_error[512];
 };
 
 int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client *cosmos,
-                  struct dlq *dlq);
+                  struct dlq *dlq, struct metrics *metrics);
 void pipeline_free(struct pipeline *p);
 
 /* Takes ownership of m (a message without error) into the open batch. Returns 0 or -1

@@ -15,8 +15,10 @@
 #include "config.h"
 #include "cosmos.h"
 #include "dlq.h"
+#include "health.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 
 #ifndef ORDERSINK_VERSION
@@ -44,10 +46,23 @@ static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list
                              void *opaque)
 {
     (void)rk;
-    (void)parts;
     struct pipeline *p = opaque;
     if (!p->fatal)
         pipeline_flush(p);
+    atomic_fetch_sub(&p->metrics->live.assigned, parts->cnt);
+}
+
+static void worker_on_assign(int count, void *opaque)
+{
+    struct pipeline *p = opaque;
+    atomic_fetch_add(&p->metrics->live.assigned, count);
+    atomic_store(&p->metrics->live.joined, 1);
+}
+
+static void worker_on_stats(const char *json, size_t len, void *opaque)
+{
+    struct pipeline *p = opaque;
+    metrics_update_lag(p->metrics, json, len);
 }
 
 /* One progress line; lag only while the consumer is open (rk != NULL). */
@@ -77,6 +92,7 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c)
     int failed = 0;
     while (!worker_stop && !p->fatal && !failed) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, pipeline_wait_ms(p, 100));
+        metrics_heartbeat(p->metrics);
         if (m && m->err) {
             failed = worker_consumer_error(m);
             rd_kafka_message_destroy(m);
@@ -105,7 +121,7 @@ static void worker_shutdown(struct pipeline *p, rd_kafka_t *rk, const struct cfg
     LOG(LOG_INFO, "shutdown complete", LF_INT("ms", clock_mono_ms() - start));
 }
 
-static int worker_main(const struct cfg *c)
+static int worker_main(const struct cfg *c, struct metrics *metrics)
 {
     char err[512];
     struct cosmos_opts co = {
@@ -117,6 +133,7 @@ static int worker_main(const struct cfg *c)
         .max_in_flight = (int)c->cosmos_max_in_flight,
         .request_timeout_ms = (long)c->cosmos_request_timeout_ms,
         .retry = {(int)c->retry_max_attempts, c->retry_base_ms, c->retry_max_ms},
+        .live = &metrics->live.cosmos,
     };
     struct cosmos_client *cosmos = cosmos_client_new(&co, err, sizeof(err));
     if (!cosmos) {
@@ -134,13 +151,16 @@ static int worker_main(const struct cfg *c)
     int rc = 1;
     struct pipeline p;
     struct dlq *dlq = dlq_new(c, err, sizeof(err));
-    if (!dlq || pipeline_init(&p, c, cosmos, dlq) != 0) {
+    if (!dlq || pipeline_init(&p, c, cosmos, dlq, metrics) != 0) {
         LOG(LOG_ERROR, dlq ? "out of memory" : err);
         dlq_free(dlq);
         cosmos_client_free(cosmos);
         return 1;
     }
-    struct kafka_consumer_hooks hooks = {.before_revoke = worker_on_revoke, .opaque = &p};
+    struct kafka_consumer_hooks hooks = {.before_revoke = worker_on_revoke,
+                                         .after_assign = worker_on_assign,
+                                         .on_stats = worker_on_stats,
+                                         .opaque = &p};
     rd_kafka_t *rk = kafka_consumer_new(c, &hooks, err, sizeof(err));
     if (!rk) {
         LOG(LOG_ERROR, err);
@@ -236,7 +256,26 @@ int main(int argc, char **argv)
         cfg_free(&c);
         return 1;
     }
-    int rc = worker_main(&c);
+    struct metrics metrics;
+    struct health *health = NULL;
+    int rc = 1;
+    if (metrics_init(&metrics, ORDERSINK_VERSION) != 0) {
+        fprintf(stderr, "worker: cannot initialise metrics\n");
+        goto out;
+    }
+    if (c.metrics_port > 0) {
+        health = health_start(&metrics, c.metrics_bind, (int)c.metrics_port,
+                              c.health_liveness_timeout_ms, err, sizeof(err));
+        if (!health) {
+            LOG(LOG_ERROR, err);
+            metrics_free(&metrics);
+            goto out;
+        }
+    }
+    rc = worker_main(&c, &metrics);
+    health_stop(health);
+    metrics_free(&metrics);
+out:
     curl_global_cleanup();
     cfg_free(&c);
     return rc;

@@ -1,0 +1,260 @@
+/*
+ * metrics: registry and Prometheus text exposition. Names follow Prometheus conventions:
+ * ordersink_ prefix, _total counters, base units (seconds, request units as a count).
+ */
+#include "metrics.h"
+
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+static const double batch_size_bounds[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000};
+static const double batch_seconds_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                              0.5,   1,    2.5,   5,    10,  30};
+static const double e2e_seconds_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+
+#define NBOUNDS(a) (sizeof(a) / sizeof(a[0]))
+
+int metrics_init(struct metrics *m, const char *version)
+{
+    memset(m, 0, sizeof(*m));
+    if (pthread_mutex_init(&m->lock, NULL) != 0)
+        return -1;
+    m->batch_size.bounds = batch_size_bounds;
+    m->batch_size.nbounds = NBOUNDS(batch_size_bounds);
+    m->batch_seconds.bounds = batch_seconds_bounds;
+    m->batch_seconds.nbounds = NBOUNDS(batch_seconds_bounds);
+    m->e2e_seconds.bounds = e2e_seconds_bounds;
+    m->e2e_seconds.nbounds = NBOUNDS(e2e_seconds_bounds);
+    snprintf(m->version, sizeof(m->version), "%s", version);
+    m->live.cosmos.heartbeat_ms = &m->live.heartbeat_ms;
+    atomic_store(&m->live.cosmos.reachable, 1);
+    metrics_heartbeat(m);
+    return 0;
+}
+
+void metrics_free(struct metrics *m)
+{
+    free(m->lag);
+    m->lag = NULL;
+    pthread_mutex_destroy(&m->lock);
+}
+
+void metrics_lock(struct metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+}
+
+void metrics_unlock(struct metrics *m)
+{
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_observe(struct metrics_histogram *h, double v)
+{
+    size_t i = 0;
+    while (i < h->nbounds && v > h->bounds[i])
+        i++;
+    h->counts[i]++; /* cumulated when rendered */
+    h->sum += v;
+    h->count++;
+}
+
+void metrics_count_reason(struct metrics *m, const char *reason)
+{
+    for (size_t i = 0; i < m->nreasons; i++)
+        if (strcmp(m->reasons[i], reason) == 0) {
+            m->reason_counts[i]++;
+            return;
+        }
+    if (m->nreasons < METRICS_MAX_REASONS) {
+        m->reasons[m->nreasons] = reason;
+        m->reason_counts[m->nreasons++] = 1;
+    }
+}
+
+void metrics_heartbeat(struct metrics *m)
+{
+    atomic_store(&m->live.heartbeat_ms, clock_mono_ms());
+}
+
+int metrics_update_lag(struct metrics *m, const char *json, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root)
+        return -1;
+    size_t n = 0, cap = 0;
+    struct metrics_lag *lag = NULL;
+    const cJSON *topic, *part;
+    cJSON_ArrayForEach(topic, cJSON_GetObjectItemCaseSensitive(root, "topics"))
+    {
+        cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(topic, "partitions"))
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(part, "partition");
+            const cJSON *cl = cJSON_GetObjectItemCaseSensitive(part, "consumer_lag");
+            if (!cJSON_IsNumber(id) || id->valuedouble < 0 || !cJSON_IsNumber(cl) ||
+                cl->valuedouble < 0)
+                continue; /* -1: internal UA partition, or lag unknown */
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                struct metrics_lag *grown = realloc(lag, cap * sizeof(*lag));
+                if (!grown) {
+                    free(lag);
+                    cJSON_Delete(root);
+                    return -1;
+                }
+                lag = grown;
+            }
+            lag[n++] = (struct metrics_lag){(int32_t)id->valuedouble, (int64_t)cl->valuedouble};
+        }
+    }
+    cJSON_Delete(root);
+    metrics_lock(m);
+    free(m->lag);
+    m->lag = lag;
+    m->nlag = n;
+    metrics_unlock(m);
+    return 0;
+}
+
+/* A growing text buffer; on allocation failure it stays failed and render returns NULL. */
+struct metrics_text {
+    char *buf;
+    size_t len, cap;
+    int failed;
+};
+
+static void mt_printf(struct metrics_text *t, const char *fmt, ...)
+{
+    if (t->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap + (size_t)n) * 2;
+        char *b = realloc(t->buf, cap);
+        if (!b) {
+            t->failed = 1;
+            return;
+        }
+        t->buf = b;
+        t->cap = cap;
+    }
+}
+
+static void mt_counter(struct metrics_text *t, const char *name, const char *help, double v)
+{
+    mt_printf(t, "# HELP %s %s\n# TYPE %s counter\n%s %.17g\n", name, help, name, name, v);
+}
+
+static void mt_gauge(struct metrics_text *t, const char *name, const char *help, double v)
+{
+    mt_printf(t, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+}
+
+static void mt_histogram(struct metrics_text *t, const char *name, const char *help,
+                         const struct metrics_histogram *h)
+{
+    mt_printf(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < h->nbounds; i++) {
+        cum += h->counts[i];
+        mt_printf(t, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i], (unsigned long long)cum);
+    }
+    cum += h->counts[h->nbounds];
+    mt_printf(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.17g\n%s_count %llu\n", name,
+              (unsigned long long)cum, name, h->sum, name, (unsigned long long)h->count);
+}
+
+static void metrics_render_cosmos(struct metrics_text *t, const struct metrics *m)
+{
+    mt_printf(t, "# HELP ordersink_cosmos_requests_total Cosmos requests by HTTP status "
+                 "(status=\"none\": no answer)\n# TYPE ordersink_cosmos_requests_total counter\n");
+    for (int s = 0; s < 600; s++) {
+        if (!m->cosmos.by_status[s])
+            continue;
+        char status[8] = "none";
+        if (s)
+            snprintf(status, sizeof(status), "%d", s);
+        mt_printf(t, "ordersink_cosmos_requests_total{status=\"%s\"} %llu\n", status,
+                  (unsigned long long)m->cosmos.by_status[s]);
+    }
+    mt_counter(t, "ordersink_cosmos_request_units_total",
+               "Request units charged by Cosmos (sum of x-ms-request-charge)",
+               m->cosmos.request_units);
+    mt_counter(t, "ordersink_cosmos_throttled_total", "Cosmos answers 429 (throttled)",
+               (double)m->cosmos.throttled);
+    mt_counter(t, "ordersink_cosmos_retries_total", "Cosmos writes retried",
+               (double)m->cosmos.retries);
+    mt_gauge(t, "ordersink_cosmos_in_flight_requests", "Cosmos requests on the wire",
+             atomic_load(&m->live.cosmos.in_flight));
+}
+
+static void metrics_render_counters(struct metrics_text *t, const struct metrics *m)
+{
+    const struct metrics_counters *c = &m->counters;
+    mt_counter(t, "ordersink_orders_consumed_total", "Messages consumed from Kafka",
+               (double)c->consumed);
+    mt_counter(t, "ordersink_orders_written_total", "Documents written (upserted) to Cosmos",
+               (double)c->written);
+    mt_counter(t, "ordersink_orders_coalesced_total",
+               "Orders folded into a newer version of the same id in one batch",
+               (double)c->coalesced);
+    mt_printf(t, "# HELP ordersink_orders_dead_lettered_total Messages sent to the DLQ, by "
+                 "reason\n# TYPE ordersink_orders_dead_lettered_total counter\n");
+    for (size_t i = 0; i < m->nreasons; i++)
+        mt_printf(t, "ordersink_orders_dead_lettered_total{reason=\"%s\"} %llu\n", m->reasons[i],
+                  (unsigned long long)m->reason_counts[i]);
+    mt_counter(t, "ordersink_batches_total", "Batches written and committed", (double)c->batches);
+    mt_counter(t, "ordersink_commits_total", "Successful offset commits", (double)c->commits);
+    mt_counter(t, "ordersink_commit_failures_total", "Failed offset commits",
+               (double)c->commit_failures);
+}
+
+char *metrics_render(struct metrics *m, size_t *len)
+{
+    struct metrics_text t = {0};
+    metrics_lock(m);
+    metrics_render_counters(&t, m);
+    metrics_render_cosmos(&t, m);
+    mt_histogram(&t, "ordersink_batch_size", "Messages per batch", &m->batch_size);
+    mt_histogram(&t, "ordersink_batch_write_duration_seconds",
+                 "Time from a batch closing to its commit", &m->batch_seconds);
+    mt_histogram(&t, "ordersink_end_to_end_latency_seconds",
+                 "Time from the Kafka message timestamp to the commit", &m->e2e_seconds);
+    mt_printf(&t, "# HELP ordersink_consumer_lag Messages behind the high watermark, by "
+                  "partition (librdkafka statistics)\n# TYPE ordersink_consumer_lag gauge\n");
+    for (size_t i = 0; i < m->nlag; i++)
+        mt_printf(&t, "ordersink_consumer_lag{partition=\"%d\"} %lld\n", m->lag[i].partition,
+                  (long long)m->lag[i].lag);
+    metrics_unlock(m);
+    mt_gauge(&t, "ordersink_assigned_partitions", "Partitions assigned to this worker",
+             atomic_load(&m->live.assigned));
+    mt_gauge(&t, "ordersink_paused_partitions", "Partitions paused for backpressure",
+             atomic_load(&m->live.paused));
+    mt_printf(&t,
+              "# HELP ordersink_build_info Build information\n# TYPE ordersink_build_info gauge\n"
+              "ordersink_build_info{version=\"%s\",librdkafka=\"%s\"} 1\n",
+              m->version, rd_kafka_version_str());
+    if (t.failed) {
+        free(t.buf);
+        return NULL;
+    }
+    *len = t.len;
+    return t.buf;
+}
