@@ -25,4 +25,14 @@ if [ ! -x "$CACHE/venv/bin/python" ] || ! cmp -s "$ROOT/tests/requirements.txt" 
   "$CACHE/venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
   cp "$ROOT/tests/requirements.txt" "$CACHE/venv/requirements.txt"
 fi
+# promtool (Debian's prometheus package) to lint /metrics: only the binary is unpacked, so no
+# Prometheus service is installed or started.
+if [ ! -x "$CACHE/promtool/usr/bin/promtool" ]; then
+  echo "deps: promtool"
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -q prometheus >/dev/null)
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$CACHE/promtool"
+  rm -rf "$tmp"
+fi
 echo "deps: ok"

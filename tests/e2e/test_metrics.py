@@ -1,0 +1,124 @@
+"""The worker's HTTP endpoint on the real rig: /metrics agrees with what was produced, written
+and dead-lettered and passes promtool's linter; /readyz and /healthz flip when they should;
+every log line is JSON."""
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from helpers import log_lines, order, setup_pipeline, wait_committed
+from rig import REPO
+
+PROMTOOL = os.path.join(REPO, ".cache", "promtool", "usr", "bin", "promtool")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path):
+    """(status, body) of GET http://127.0.0.1:port/path."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except urllib.error.URLError:
+        return 0, ""  # not listening (yet)
+
+
+def samples(text):
+    """{'name{labels}': value} of a Prometheus exposition (comments skipped)."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def wait_for(predicate, timeout=30, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def metrics_env(rig, topic, group, db, coll):
+    env = rig.worker_env(topic, group, db, coll)
+    port = free_port()
+    env.update(ORDERSINK_METRICS_PORT=str(port), ORDERSINK_METRICS_BIND="127.0.0.1")
+    return env, port
+
+
+def test_metrics_match_what_happened_and_lint_clean(rig):
+    topic, group, db, coll = setup_pipeline(rig, "metrics", 3)
+    msgs = [(*order(i), i % 3) for i in range(1200)]
+    bad = [(None, b"nope", 0), (None, b"[]", 1), (None, b'{"orderId": "x"}', 2)]
+    rig.produce(topic, msgs + bad)
+    env, port = metrics_env(rig, topic, group, db, coll)
+    w = rig.start_worker(env)
+    wait_committed(rig, group, topic, proc=w)
+    wait_for(lambda: samples(get(port, "/metrics")[1]).get("ordersink_orders_written_total") == 1200,
+             what="written_total == 1200")
+    status, text = get(port, "/metrics")
+    assert status == 200
+    s = samples(text)
+    assert s["ordersink_orders_consumed_total"] == 1203
+    assert s["ordersink_orders_written_total"] == rig.count_docs(db, coll) == 1200
+    assert s['ordersink_orders_dead_lettered_total{reason="not_json"}'] == 1
+    assert s['ordersink_orders_dead_lettered_total{reason="not_object"}'] == 1
+    assert s['ordersink_orders_dead_lettered_total{reason="missing_partition_key"}'] == 1
+    assert sum(v for k, v in s.items() if k.startswith("ordersink_cosmos_requests_total")) >= 1200
+    assert s['ordersink_cosmos_requests_total{status="201"}'] == 1200
+    assert s["ordersink_cosmos_request_units_total"] >= 1200
+    assert s["ordersink_assigned_partitions"] == 3
+    assert s["ordersink_batch_size_count"] == s["ordersink_batches_total"] > 0
+    assert s["ordersink_end_to_end_latency_seconds_count"] == 1203
+    assert any(k.startswith("ordersink_build_info{") for k in s)
+    # Lag gauges come from librdkafka statistics (every 5 s): all partitions at 0 once drained.
+    wait_for(lambda: [v for k, v in samples(get(port, "/metrics")[1]).items()
+                      if k.startswith("ordersink_consumer_lag{")] == [0, 0, 0], timeout=20, what="lag gauges")
+    lint = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert get(port, "/healthz")[0] == 200 and get(port, "/readyz")[0] == 200
+    assert get(port, "/nope")[0] == 404
+    assert rig.stop_worker(w) == 0
+    lines = log_lines(w.log_path)  # raises if any line is not JSON
+    assert lines and all({"ts", "level", "msg"} <= set(l) for l in lines)
+
+
+def test_readyz_fails_while_cosmos_is_unreachable(rig, cosmos_faults):
+    topic, group, db, coll = setup_pipeline(rig, "ready", 1)
+    env, port = metrics_env(rig, topic, group, db, coll)
+    w = rig.start_worker(env)
+    wait_for(lambda: get(port, "/readyz")[0] == 200, what="ready")
+    rig.set_faults(refuse=True)
+    rig.produce(topic, [(*order(i), 0) for i in range(5)])
+    wait_for(lambda: get(port, "/readyz") == (503, "cosmos unreachable\n"), what="not ready")
+    assert get(port, "/healthz")[0] == 200, "retrying is progress, not a stuck loop"
+    rig.reset_faults()
+    wait_for(lambda: get(port, "/readyz")[0] == 200, what="ready again")
+    wait_committed(rig, group, topic, proc=w)
+    assert rig.stop_worker(w) == 0
+
+
+def test_healthz_fails_while_the_loop_is_stuck(rig, cosmos_faults):
+    topic, group, db, coll = setup_pipeline(rig, "live", 1)
+    env, port = metrics_env(rig, topic, group, db, coll)
+    env.update(ORDERSINK_HEALTH_LIVENESS_TIMEOUT_MS="1500", ORDERSINK_COSMOS_REQUEST_TIMEOUT_MS="30000")
+    w = rig.start_worker(env)
+    wait_for(lambda: get(port, "/healthz")[0] == 200, what="live")
+    rig.set_faults(delay_ms=6000)  # one write hangs 6 s: no request finishes, no message polled
+    rig.produce(topic, [(*order(1), 0)])
+    wait_for(lambda: get(port, "/healthz")[0] == 503, timeout=15, what="healthz 503")
+    rig.reset_faults()
+    wait_for(lambda: get(port, "/healthz")[0] == 200, timeout=15, what="healthz 200 again")
+    wait_committed(rig, group, topic, proc=w)
+    assert rig.stop_worker(w) == 0
