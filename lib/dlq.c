@@ -39,11 +39,8 @@ struct dlq *dlq_new(const struct cfg *c, char *err, size_t errsz)
         snprintf(err, errsz, "dlq: out of memory");
         return NULL;
     }
-    rd_kafka_conf_t *conf = kafka_conf_new(c, "ordersink-dlq", err, errsz);
-    if (!conf || kafka_conf_set(conf, "acks", "all", err, errsz) ||
-        kafka_conf_set(conf, "enable.idempotence", "true", err, errsz) ||
-        kafka_conf_set_default(c, conf, "message.max.bytes", "10485760", err, errsz) ||
-        kafka_conf_set_default(c, conf, "message.timeout.ms", "30000", err, errsz) ||
+    rd_kafka_conf_t *conf = kafka_producer_conf_new(c, "ordersink-dlq", err, errsz);
+    if (!conf || kafka_conf_set_default(c, conf, "message.max.bytes", "10485760", err, errsz) ||
         kafka_conf_set_default(c, conf, "linger.ms", "5", err, errsz)) {
         if (conf)
             rd_kafka_conf_destroy(conf);

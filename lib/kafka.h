@@ -59,6 +59,14 @@ int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mar
 /* Sum over assigned partitions of (high watermark - position), from cached watermarks. */
 int64_t kafka_consumer_lag(rd_kafka_t *rk);
 
+/* A conf for an idempotent acks=all producer (kafka_conf_new + those settings). */
+rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client_id, char *err,
+                                         size_t errsz);
+
+/* Creates topic with the admin API: 0 created, 1 it already existed, -1 error (err filled). */
+int kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err,
+                       size_t errsz);
+
 /* 1 for errors after which the client cannot go on (fatal, authentication, SSL). */
 int kafka_error_is_fatal(rd_kafka_resp_err_t err);
 

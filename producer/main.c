@@ -279,76 +279,12 @@ static void prod_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *
     snprintf(p->last_error, sizeof(p->last_error), "%s", rd_kafka_err2str(m->err));
 }
 
-/* One CreateTopics round trip. Returns the topic's error (NO_ERROR when created). */
-static rd_kafka_resp_err_t prod_create_topic_once(rd_kafka_t *rk, const char *topic, int partitions,
-                                                  int rf, char *err, size_t errsz)
-{
-    char msg[256] = "";
-    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__INVALID_ARG;
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, rf, msg, sizeof(msg));
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_event_t *ev = NULL;
-    if (!nt || !q || !ao)
-        goto out;
-    rd_kafka_AdminOptions_set_operation_timeout(ao, 30000, msg, sizeof(msg));
-    rd_kafka_AdminOptions_set_request_timeout(ao, 30000, msg, sizeof(msg));
-    rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-    ev = rd_kafka_queue_poll(q, 40000);
-    if (!ev) {
-        e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-        snprintf(msg, sizeof(msg), "no answer within 40 s");
-    } else if ((e = rd_kafka_event_error(ev))) {
-        snprintf(msg, sizeof(msg), "%s", rd_kafka_event_error_string(ev));
-    } else {
-        size_t n = 0;
-        const rd_kafka_topic_result_t **res =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-        e = n ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
-        const char *s = n ? rd_kafka_topic_result_error_string(res[0]) : NULL;
-        snprintf(msg, sizeof(msg), "%s", s ? s : rd_kafka_err2str(e));
-    }
-out:
-    if (e)
-        snprintf(err, errsz, "--create-topic %s: %s", topic, *msg ? msg : "out of memory");
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (ao)
-        rd_kafka_AdminOptions_destroy(ao);
-    if (q)
-        rd_kafka_queue_destroy(q);
-    if (nt)
-        rd_kafka_NewTopic_destroy(nt);
-    return e;
-}
-
-/* Creates topic; an existing topic is fine. Replication factor: broker default, else 1. */
-static int prod_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err,
-                             size_t errsz)
-{
-    rd_kafka_resp_err_t e = prod_create_topic_once(rk, topic, partitions, -1, err, errsz);
-    if (e == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR ||
-        e == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION || e == RD_KAFKA_RESP_ERR_INVALID_REQUEST ||
-        e == RD_KAFKA_RESP_ERR__INVALID_ARG)
-        e = prod_create_topic_once(rk, topic, partitions, 1, err, errsz);
-    if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        fprintf(stderr, "producer: topic %s already exists\n", topic);
-        return 0;
-    }
-    if (!e)
-        fprintf(stderr, "producer: created topic %s with %d partitions\n", topic, partitions);
-    return e ? -1 : 0;
-}
-
 /* Creates the idempotent acks=all producer. Returns 0 or -1 with err filled. */
 static int prod_kafka_open(struct prod *p, const struct cfg *c, char *err, size_t errsz)
 {
-    rd_kafka_conf_t *conf = kafka_conf_new(c, "ordersink-producer", err, errsz);
-    if (!conf || kafka_conf_set(conf, "acks", "all", err, errsz) ||
-        kafka_conf_set(conf, "enable.idempotence", "true", err, errsz) ||
-        kafka_conf_set_default(c, conf, "linger.ms", "10", err, errsz) ||
-        kafka_conf_set_default(c, conf, "message.max.bytes", "4194304", err, errsz) ||
-        kafka_conf_set_default(c, conf, "message.timeout.ms", "30000", err, errsz)) {
+    rd_kafka_conf_t *conf = kafka_producer_conf_new(c, "ordersink-producer", err, errsz);
+    if (!conf || kafka_conf_set_default(c, conf, "linger.ms", "10", err, errsz) ||
+        kafka_conf_set_default(c, conf, "message.max.bytes", "4194304", err, errsz)) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         return -1;
@@ -362,9 +298,14 @@ static int prod_kafka_open(struct prod *p, const struct cfg *c, char *err, size_
         snprintf(err, errsz, "kafka: cannot create producer: %s", msg);
         return -1;
     }
-    if (p->o->create_partitions &&
-        prod_create_topic(p->rk, c->kafka_topic, p->o->create_partitions, err, errsz) != 0)
-        return -1;
+    if (p->o->create_partitions) {
+        int r = kafka_create_topic(p->rk, c->kafka_topic, p->o->create_partitions, err, errsz);
+        if (r < 0)
+            return -1;
+        fprintf(stderr, r ? "producer: topic %s already exists\n"
+                          : "producer: created topic %s\n",
+                c->kafka_topic);
+    }
     p->rkt = rd_kafka_topic_new(p->rk, c->kafka_topic, NULL);
     if (!p->rkt) {
         snprintf(err, errsz, "kafka: topic %s: %s", c->kafka_topic,
