@@ -16,10 +16,11 @@ TOPIC, GROUP, DB, COLL = "orders", "ordersink-demo", "shop", "orders"
 
 
 def progress_line(rig, t, worker_log):
-    hw = rig.high_watermarks(TOPIC)
-    committed = rig.committed(GROUP, TOPIC)
-    lag = sum(h - (committed.get(p) or 0) for p, h in hw.items())
+    # Read in this order so that produced >= consumed and lag >= 0 on the printed line.
     p = last_progress(worker_log) or {}
+    committed = rig.committed(GROUP, TOPIC)
+    hw = rig.high_watermarks(TOPIC)
+    lag = sum(h - (committed.get(part) or 0) for part, h in hw.items())
     print(f"[{t:5.1f}s] produced {sum(hw.values()):6d}  consumed {p.get('consumed', 0):6d}  "
           f"written {p.get('written', 0):6d}  dead-lettered {p.get('dead_lettered', 0):3d}  lag {lag:6d}",
           flush=True)
