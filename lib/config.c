@@ -89,6 +89,9 @@ static const struct cfg_setting cfg_settings[] = {
       "Concurrent Cosmos requests (connections)"),
     I("cosmos.request_timeout_ms", cosmos_request_timeout_ms, 10000, 100, 600000,
       "Timeout of one Cosmos request"),
+    I("cosmos.bulk", cosmos_bulk, 1, 0, 1,
+      "1: non-atomic batch requests of up to 100 upserts / 220 KB (as the SDKs' bulk mode); "
+      "0: one request per document"),
     S("order.id_field", order_id_field, "orderId", 0, 0,
       "Order field whose value becomes the document id"),
     I("retry.max_attempts", retry_max_attempts, 12, 1, 1000,

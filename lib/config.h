@@ -46,6 +46,7 @@ struct cfg {
     char *cosmos_ca_file;
     int64_t cosmos_max_in_flight;
     int64_t cosmos_request_timeout_ms;
+    int64_t cosmos_bulk;
     char *order_id_field;
     int64_t retry_max_attempts;
     int64_t retry_base_ms;

@@ -29,6 +29,7 @@ struct cosmos_opts {
     long request_timeout_ms;
     struct retry_policy retry;
     struct cosmos_live *live; /* optional */
+    int bulk;                 /* 1: non-atomic batch requests of up to 100 operations */
 };
 
 enum cosmos_outcome { COSMOS_PENDING = 0, COSMOS_WRITTEN, COSMOS_REJECTED };
@@ -48,8 +49,8 @@ struct cosmos_write {
 /* Totals since the client was created. */
 struct cosmos_stats {
     uint64_t requests;
-    uint64_t retries;
-    uint64_t throttled;
+    uint64_t retries;   /* writes scheduled again */
+    uint64_t throttled; /* requests, and batch operations, answered 429 */
     uint64_t transport_errors;
     uint64_t by_status[600]; /* answers by HTTP status; [0] = no answer (connection/timeout) */
     double request_units;
@@ -67,12 +68,15 @@ struct cosmos_client;
 struct cosmos_client *cosmos_client_new(const struct cosmos_opts *opts, char *err, size_t errsz);
 void cosmos_client_free(struct cosmos_client *c);
 
-/* Reads the container once: COSMOS_OK, or COSMOS_FATAL / COSMOS_GAVE_UP with err filled. */
+/* Reads the container and its partition key ranges once: COSMOS_OK, or COSMOS_FATAL /
+ * COSMOS_GAVE_UP with err filled. */
 enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, size_t errsz);
 
 /*
- * Upserts the writes that are still COSMOS_PENDING, at most max_in_flight at a time over
- * reused connections, retrying transient failures. deadline_ms (monotonic, 0 = none) bounds
+ * Upserts the writes that are still COSMOS_PENDING, at most max_in_flight requests at a time
+ * over reused connections, retrying transient failures (only the failed operations of a
+ * batch). In bulk mode, writes go in batch requests of up to 100 operations / ~220 KB: all
+ * together when the container has one partition key range, else grouped by key value. deadline_ms (monotonic, 0 = none) bounds
  * the whole call. On COSMOS_OK every write is WRITTEN or REJECTED; otherwise some may still
  * be PENDING and err says why.
  */

@@ -171,7 +171,13 @@ static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
     }
     doc->pk_json = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
-    return doc->pk_json ? ORDER_OK : ORDER_NO_MEMORY;
+    if (!doc->pk_json)
+        return ORDER_NO_MEMORY;
+    /* Cosmos accepts partition key values up to 2 KB. */
+    if (strlen(doc->pk_json) > 2048 + 4)
+        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                          "the partition key is longer than 2 KB");
+    return ORDER_OK;
 }
 
 enum order_reason order_to_doc(const struct order_spec *spec, const char *payload, size_t len,

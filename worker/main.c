@@ -134,6 +134,7 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
         .request_timeout_ms = (long)c->cosmos_request_timeout_ms,
         .retry = {(int)c->retry_max_attempts, c->retry_base_ms, c->retry_max_ms},
         .live = &metrics->live.cosmos,
+        .bulk = (int)c->cosmos_bulk,
     };
     struct cosmos_client *cosmos = cosmos_client_new(&co, err, sizeof(err));
     if (!cosmos) {

@@ -3,6 +3,12 @@ import json
 import time
 import uuid
 
+from confluent_kafka import KafkaException
+
+
+# The worker's reads at start: the container, then its partition key ranges.
+STARTUP_REQUESTS = 2
+
 
 def order(i, customer=None, version=1, **extra):
     """A valid order JSON (bytes) and its key; orderId o<i>, customer c<i%17> unless given."""
@@ -32,9 +38,14 @@ def setup_pipeline(rig, prefix, partitions, db="shop"):
 def wait_committed(rig, group, topic, timeout=90, proc=None):
     """Waits until the group's committed offsets equal the high watermarks of every partition."""
     deadline = time.monotonic() + timeout
+    committed = hw = None
     while time.monotonic() < deadline:
-        hw = rig.high_watermarks(topic)
-        committed = rig.committed(group, topic)
+        try:
+            hw = rig.high_watermarks(topic)
+            committed = rig.committed(group, topic)
+        except KafkaException:  # e.g. NOT_COORDINATOR while a fresh broker loads offsets
+            time.sleep(0.5)
+            continue
         if all(committed.get(p) == h for p, h in hw.items()):
             return committed
         if proc is not None and proc.poll() is not None:

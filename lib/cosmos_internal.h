@@ -1,0 +1,61 @@
+/*
+ * cosmos_internal: what lib/cosmos.c (client, signing, reads) and lib/cosmos_write.c (the
+ * write engine) share. Not for other modules.
+ */
+#ifndef ORDERSINK_COSMOS_INTERNAL_H
+#define ORDERSINK_COSMOS_INTERNAL_H
+
+#include <curl/curl.h>
+#include <time.h>
+
+#include "cosmos.h"
+#include "cosmos_auth.h"
+#include "cosmos_bulk.h"
+
+#define COSMOS_API_VERSION "2018-12-31"
+#define COSMOS_RESPONSE_MAX (16 * 1024 * 1024)
+
+/* One concurrent request: an easy handle kept for its connection, and what it carries. */
+struct cosmos_slot {
+    CURL *easy;
+    struct curl_slist *headers;
+    int busy;
+    size_t *idx;  /* the writes this request carries (cap COSMOS_BULK_MAX_OPS) */
+    size_t nidx;
+    int is_batch; /* a batch request (else a single upsert) */
+    long retry_after_ms;
+    struct cosmos_buf request;  /* batch body */
+    struct cosmos_buf response; /* answer body, up to COSMOS_RESPONSE_MAX */
+};
+
+struct cosmos_client {
+    CURLM *multi;
+    struct cosmos_slot *slots;
+    int nslots;
+    unsigned char key[COSMOS_KEY_MAX];
+    int key_len;
+    char *docs_url, *coll_url, *pkranges_url, *coll_link;
+    char *ca_file;
+    long timeout_ms;
+    int bulk;          /* send batch requests */
+    int ranges;        /* partition key ranges of the container (1 if unknown) */
+    struct retry_policy retry;
+    struct cosmos_stats stats;
+    struct cosmos_live *live;
+    time_t auth_time; /* the second the cached POST headers were signed for */
+    char date_hdr[COSMOS_DATE_MAX + 16];
+    char auth_hdr[COSMOS_AUTH_MAX + 32];
+    uint32_t rng;
+};
+
+/* Signs POST docs for the current second (cached). Returns 0 or -1. */
+int cosmos_sign_upsert(struct cosmos_client *c);
+
+/* Appends the headers every request carries. Frees h and returns NULL when out of memory. */
+struct curl_slist *cosmos_common_headers(struct curl_slist *h, const char *date_hdr,
+                                         const char *auth_hdr);
+
+/* x-ms-request-charge of a finished transfer, 0 if absent. */
+double cosmos_request_charge(CURL *easy);
+
+#endif
