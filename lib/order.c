@@ -76,8 +76,28 @@ static enum order_reason order_fail(enum order_reason r, char *detail, size_t si
     return r;
 }
 
-/* Follows a "/a/b" path through nested objects; NULL when a step is missing. */
-static cJSON *order_lookup_path(cJSON *obj, const char *path)
+/* How many members of obj are named key (JSON allows duplicates; we do not). */
+static int order_key_count(const cJSON *obj, const char *key)
+{
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj)
+    {
+        n += it->string && strcmp(it->string, key) == 0;
+    }
+    return n;
+}
+
+/* Removes every member named key. */
+static void order_delete_all(cJSON *obj, const char *key)
+{
+    while (cJSON_GetObjectItemCaseSensitive(obj, key))
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+}
+
+/* Follows a "/a/b" path through nested objects; NULL when a step is missing. Sets *dup when
+ * a step's key occurs more than once (which value was meant is then ambiguous). */
+static cJSON *order_lookup_path(cJSON *obj, const char *path, int *dup)
 {
     char step[256];
     const char *p = path;
@@ -88,6 +108,7 @@ static cJSON *order_lookup_path(cJSON *obj, const char *path)
             return NULL;
         memcpy(step, p, n);
         step[n] = '\0';
+        *dup |= order_key_count(obj, step) > 1;
         obj = cJSON_GetObjectItemCaseSensitive(obj, step);
         p += n;
     }
@@ -127,7 +148,7 @@ static enum order_reason order_add_kafka(cJSON *root, const struct order_meta *m
     cJSON *k = cJSON_CreateObject();
     if (!k)
         return ORDER_NO_MEMORY;
-    cJSON_DeleteItemFromObjectCaseSensitive(root, "kafka");
+    order_delete_all(root, "kafka");
     if (!cJSON_AddItemToObject(root, "kafka", k)) {
         cJSON_Delete(k);
         return ORDER_NO_MEMORY;
@@ -148,6 +169,8 @@ static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
     cJSON *idv = cJSON_GetObjectItemCaseSensitive(root, spec->id_field);
     if (!idv || cJSON_IsNull(idv))
         return order_fail(ORDER_MISSING_ID, detail, size, "the id field is missing");
+    if (order_key_count(root, spec->id_field) > 1)
+        return order_fail(ORDER_INVALID_ID, detail, size, "the id field appears more than once");
     doc->id = order_id_string(idv);
     if (!doc->id)
         return order_fail(ORDER_INVALID_ID, detail, size,
@@ -155,7 +178,11 @@ static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
     if (!order_id_valid(doc->id))
         return order_fail(ORDER_INVALID_ID, detail, size,
                           "the id is empty, longer than 255 or has / \\ ? # or control chars");
-    cJSON *pkv = order_lookup_path(root, spec->partition_key_path);
+    int dup = 0;
+    cJSON *pkv = order_lookup_path(root, spec->partition_key_path, &dup);
+    if (dup)
+        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                          "the partition key field appears more than once");
     if (!pkv || cJSON_IsNull(pkv))
         return order_fail(ORDER_MISSING_PARTITION_KEY, detail, size,
                           "the partition key field is missing");
@@ -163,10 +190,10 @@ static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
         return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                           "the partition key is not a string, number or boolean");
     cJSON *arr = cJSON_CreateArray();
-    cJSON *dup = cJSON_Duplicate(pkv, 0);
-    if (!arr || !dup || !cJSON_AddItemToArray(arr, dup)) {
+    cJSON *pk_copy = cJSON_Duplicate(pkv, 0);
+    if (!arr || !pk_copy || !cJSON_AddItemToArray(arr, pk_copy)) {
         cJSON_Delete(arr);
-        cJSON_Delete(dup);
+        cJSON_Delete(pk_copy);
         return ORDER_NO_MEMORY;
     }
     doc->pk_json = cJSON_PrintUnformatted(arr);
@@ -219,9 +246,8 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
         r = ORDER_NO_MEMORY;
         goto out;
     }
-    if (cJSON_GetObjectItemCaseSensitive(root, "id"))
-        cJSON_ReplaceItemInObjectCaseSensitive(root, "id", idnew);
-    else if (!cJSON_AddItemToObject(root, "id", idnew)) {
+    order_delete_all(root, "id");
+    if (!cJSON_AddItemToObject(root, "id", idnew)) {
         cJSON_Delete(idnew);
         r = ORDER_NO_MEMORY;
         goto out;
