@@ -184,6 +184,38 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+int kafka_error_is_fatal(rd_kafka_resp_err_t err, const char *reason)
+{
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+        return reason && (strstr(reason, "SSL routines") || strstr(reason, "SSL alert"));
+    return err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+           err == RD_KAFKA_RESP_ERR__SSL || err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+           err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+           err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+           err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
+}
+
+int kafka_fatal_note(struct kafka_fatal *f, int err, const char *reason)
+{
+    if (!kafka_error_is_fatal((rd_kafka_resp_err_t)err, reason))
+        return 0;
+    if (!f->set) {
+        f->set = 1;
+        snprintf(f->reason, sizeof(f->reason), "%s: %s", rd_kafka_err2name(err),
+                 reason ? reason : rd_kafka_err2str(err));
+    }
+    return 1;
+}
+
+static void kafka_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    struct kafka_consumer_hooks *hooks = opaque;
+    if (!kafka_fatal_note(&hooks->fatal, err, reason))
+        LOG(LOG_WARN, "kafka client error", LF_STR("code", rd_kafka_err2name(err)),
+            LF_STR("error", reason));
+}
+
 static int kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
@@ -215,6 +247,7 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
     }
     hooks->start_at_latest = strcmp(c->kafka_auto_offset_reset, "latest") == 0;
     rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, kafka_consumer_error_cb);
     if (hooks->on_stats) {
         rd_kafka_conf_set_stats_cb(conf, kafka_stats_cb);
         if (kafka_conf_set_default(c, conf, "statistics.interval.ms", "5000", err, errsz)) {
@@ -360,10 +393,3 @@ rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client
     return conf;
 }
 
-int kafka_error_is_fatal(rd_kafka_resp_err_t err)
-{
-    return err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
-           err == RD_KAFKA_RESP_ERR__SSL || err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
-           err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-           err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED;
-}

@@ -21,12 +21,22 @@ typedef void (*kafka_assign_fn)(int count, void *opaque);
 /* Called with librdkafka's statistics JSON (statistics.interval.ms). */
 typedef void (*kafka_stats_fn)(const char *json, size_t len, void *opaque);
 
+/* The first fatal client error (authentication, TLS, authorization) an error callback saw. */
+struct kafka_fatal {
+    int set;
+    char reason[512];
+};
+
+/* Records err/reason in f when it is fatal (see kafka_error_is_fatal). Returns 1 if so. */
+int kafka_fatal_note(struct kafka_fatal *f, int err, const char *reason);
+
 struct kafka_consumer_hooks {
     kafka_revoke_fn before_revoke;
     kafka_assign_fn after_assign;
     kafka_stats_fn on_stats;
     void *opaque;
     int start_at_latest; /* set by kafka_consumer_new from kafka.auto_offset_reset */
+    struct kafka_fatal fatal; /* set by the consumer's error callback */
 };
 
 /*
@@ -67,7 +77,11 @@ rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client
 int kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err,
                        size_t errsz);
 
-/* 1 for errors after which the client cannot go on (fatal, authentication, SSL). */
-int kafka_error_is_fatal(rd_kafka_resp_err_t err);
+/*
+ * 1 for errors after which the client cannot go on: fatal, authentication, TLS (also the
+ * transport errors carrying a TLS alert, which is how a refused client certificate shows up
+ * in librdkafka 2.0.2), authorization. reason may be NULL.
+ */
+int kafka_error_is_fatal(rd_kafka_resp_err_t err, const char *reason);
 
 #endif

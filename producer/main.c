@@ -46,7 +46,8 @@ struct prod {
     struct order_gen *gen;
     int64_t sent, acked, failed;
     int64_t start_ms, last_progress_ms, last_progress_sent;
-    char last_error[256];
+    char last_error[600];
+    struct kafka_fatal fatal; /* authentication / TLS failure seen by the error callback */
 };
 
 static volatile sig_atomic_t prod_stop;
@@ -279,6 +280,15 @@ static void prod_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *
     snprintf(p->last_error, sizeof(p->last_error), "%s", rd_kafka_err2str(m->err));
 }
 
+static void prod_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    struct prod *p = opaque;
+    if (!kafka_fatal_note(&p->fatal, err, reason))
+        LOG(LOG_WARN, "kafka client error", LF_STR("code", rd_kafka_err2name(err)),
+            LF_STR("error", reason));
+}
+
 /* Creates the idempotent acks=all producer. Returns 0 or -1 with err filled. */
 static int prod_kafka_open(struct prod *p, const struct cfg *c, char *err, size_t errsz)
 {
@@ -290,6 +300,7 @@ static int prod_kafka_open(struct prod *p, const struct cfg *c, char *err, size_
         return -1;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, prod_on_delivery);
+    rd_kafka_conf_set_error_cb(conf, prod_on_error);
     rd_kafka_conf_set_opaque(conf, p);
     char msg[256];
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, msg, sizeof(msg));
@@ -341,7 +352,7 @@ static int prod_send(struct prod *p, const struct order_msg *m)
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             snprintf(p->last_error, sizeof(p->last_error), "%s", rd_kafka_err2str(e));
             p->failed++;
-            return kafka_error_is_fatal(e) ? -1 : 0;
+            return kafka_error_is_fatal(e, NULL) ? -1 : 0;
         }
         rd_kafka_poll(p->rk, 10);
         if (prod_stop)
@@ -394,6 +405,12 @@ static int prod_run(struct prod *p)
     const struct prod_opts *o = p->o;
     int64_t limit = o->count ? o->count : INT64_MAX;
     for (;;) {
+        if (p->fatal.set) {
+            fprintf(stderr, "producer: kafka: cannot connect securely or authenticate: %s\n",
+                    p->fatal.reason);
+            snprintf(p->last_error, sizeof(p->last_error), "%s", p->fatal.reason);
+            return -1;
+        }
         int64_t now = clock_mono_ms();
         prod_progress(p, now, 0);
         double t = (double)(now - p->start_ms) / 1000.0;
@@ -430,7 +447,7 @@ static void prod_flush(struct prod *p)
     int64_t deadline = clock_mono_ms() + PROD_FLUSH_TIMEOUT_MS;
     while (rd_kafka_flush(p->rk, 100) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         prod_progress(p, clock_mono_ms(), 0);
-        if (clock_mono_ms() >= deadline || prod_stop > 1)
+        if (clock_mono_ms() >= deadline || prod_stop > 1 || p->fatal.set)
             break;
     }
     int64_t lost = p->sent - p->acked - p->failed;

@@ -80,13 +80,14 @@ static void worker_log_progress(struct pipeline *p, rd_kafka_t *rk)
 /* Handles a consumer event that carries an error. Returns 1 when the worker must stop. */
 static int worker_consumer_error(const rd_kafka_message_t *m)
 {
-    int fatal = kafka_error_is_fatal(m->err);
+    int fatal = kafka_error_is_fatal(m->err, rd_kafka_message_errstr(m));
     LOG(fatal ? LOG_ERROR : LOG_WARN, "kafka consumer error", LF_STR("error", rd_kafka_message_errstr(m)),
         LF_STR("code", rd_kafka_err2name(m->err)));
     return fatal;
 }
 
-static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c)
+static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
+                      const struct kafka_fatal *kafka_fatal)
 {
     int64_t next_stats = clock_mono_ms() + c->log_stats_interval_ms;
     int failed = 0;
@@ -98,6 +99,13 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c)
             rd_kafka_message_destroy(m);
         } else if (m) {
             pipeline_add(p, m);
+        }
+        if (kafka_fatal->set) {
+            LOG(LOG_ERROR, "kafka: cannot connect securely or authenticate; check the Kafka "
+                           "security settings",
+                LF_STR("error", kafka_fatal->reason));
+            failed = 1;
+            break;
         }
         if (pipeline_due(p))
             pipeline_flush(p);
@@ -171,7 +179,7 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
     LOG(LOG_INFO, "worker started", LF_STR("version", ORDERSINK_VERSION),
         LF_STR("topic", c->kafka_topic), LF_STR("group", c->kafka_group_id),
         LF_STR("container", c->cosmos_container));
-    int consumer_failed = worker_run(&p, rk, c);
+    int consumer_failed = worker_run(&p, rk, c, &hooks.fatal);
     worker_shutdown(&p, rk, c);
     worker_log_progress(&p, NULL);
     rd_kafka_destroy(rk);

@@ -52,6 +52,7 @@ class Rig:
         self.run_dir = None
         self.env = {}
         self.workers = []
+        self._worker_seq = 0  # log names stay unique even when workers are started and removed in one second
         self._http = requests.Session()
         self._http.trust_env = False  # else $REQUESTS_CA_BUNDLE overrides verify=<rig CA>
 
@@ -87,6 +88,35 @@ class Rig:
         return self.env["KAFKA_BOOTSTRAP"]
 
     # ---------- Kafka ----------
+    LISTENERS = ("plaintext", "scram", "plain", "plainuser", "mtls", "badhost")
+
+    def kafka_config(self, listener="plaintext", **overrides):
+        """confluent_kafka (librdkafka) settings that reach the rig's broker over one listener:
+        plaintext, scram (SASL_SSL SCRAM-SHA-512), plain (SASL_SSL PLAIN as Event Hubs: $ConnectionString),
+        plainuser (SASL_SSL PLAIN, plainuser), mtls (SSL + client cert), badhost (SSL, broker cert for
+        wrong.example.invalid: fails host-name verification unless overridden). overrides: librdkafka
+        properties with dots, e.g. **{"sasl.password": "x"}."""
+        e = self.env
+        if listener == "plaintext":  # needs nothing but KAFKA_BOOTSTRAP (also with an older rig.env)
+            return {"bootstrap.servers": e["KAFKA_BOOTSTRAP"], **overrides}
+        tls = {"ssl.ca.location": e["KAFKA_CA_FILE"]}
+        cfg = {
+            "scram": {"bootstrap.servers": e["KAFKA_SASL_SCRAM_BOOTSTRAP"], "security.protocol": "SASL_SSL",
+                      "sasl.mechanisms": e["KAFKA_SCRAM_MECHANISM"], "sasl.username": e["KAFKA_SCRAM_USER"],
+                      "sasl.password": e["KAFKA_SCRAM_PASSWORD"], **tls},
+            "plain": {"bootstrap.servers": e["KAFKA_SASL_PLAIN_BOOTSTRAP"], "security.protocol": "SASL_SSL",
+                      "sasl.mechanisms": "PLAIN", "sasl.username": "$ConnectionString",
+                      "sasl.password": e["KAFKA_PLAIN_CONNECTION_STRING"], **tls},
+            "plainuser": {"bootstrap.servers": e["KAFKA_SASL_PLAIN_BOOTSTRAP"], "security.protocol": "SASL_SSL",
+                          "sasl.mechanisms": "PLAIN", "sasl.username": e["KAFKA_PLAIN_USER"],
+                          "sasl.password": e["KAFKA_PLAIN_PASSWORD"], **tls},
+            "mtls": {"bootstrap.servers": e["KAFKA_MTLS_BOOTSTRAP"], "security.protocol": "SSL",
+                     "ssl.certificate.location": e["KAFKA_CLIENT_CERT"], "ssl.key.location": e["KAFKA_CLIENT_KEY"],
+                     **tls},
+            "badhost": {"bootstrap.servers": e["KAFKA_BADHOST_BOOTSTRAP"], "security.protocol": "SSL", **tls},
+        }[listener]
+        return {**cfg, **overrides}
+
     def admin(self):
         return AdminClient({"bootstrap.servers": self.bootstrap})
 
@@ -101,10 +131,11 @@ class Rig:
             time.sleep(0.1)
         raise TimeoutError(f"topic {name} not ready")
 
-    def produce(self, topic, messages, timeout=60):
-        """messages: iterable of (key: bytes|None, value: bytes, partition: int|None). Waits for all acks."""
+    def produce(self, topic, messages, timeout=60, listener="plaintext"):
+        """messages: iterable of (key: bytes|None, value: bytes, partition: int|None). Waits for all acks.
+        listener: see kafka_config (default the PLAINTEXT listener)."""
         errors = []
-        p = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 5, "enable.idempotence": True})
+        p = Producer({**self.kafka_config(listener), "acks": "all", "linger.ms": 5, "enable.idempotence": True})
 
         def on_delivery(err, msg):
             if err is not None:
@@ -258,10 +289,49 @@ class Rig:
             "ORDERSINK_COSMOS_CONTAINER": coll,
         }
 
+    def kafka_security_env(self, listener):
+        """ORDERSINK_* settings (worker and producer) that reach the broker over one listener (see kafka_config):
+        ORDERSINK_KAFKA_BOOTSTRAP_SERVERS plus the security settings; "plain" uses the Event Hubs connection
+        string (EVENTHUBS_CONNECTION_STRING, with the bootstrap set explicitly so it wins over the derived one)."""
+        e = self.env
+        if listener == "plaintext":
+            return {"ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": e["KAFKA_BOOTSTRAP"]}
+        ca = {"ORDERSINK_KAFKA_SSL_CA_FILE": e["KAFKA_CA_FILE"]}
+        return {
+            "scram": {"ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": e["KAFKA_SASL_SCRAM_BOOTSTRAP"],
+                      "ORDERSINK_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+                      "ORDERSINK_KAFKA_SASL_MECHANISM": e["KAFKA_SCRAM_MECHANISM"],
+                      "ORDERSINK_KAFKA_SASL_USERNAME": e["KAFKA_SCRAM_USER"],
+                      "ORDERSINK_KAFKA_SASL_PASSWORD": e["KAFKA_SCRAM_PASSWORD"], **ca},
+            "plain": {"ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": e["KAFKA_SASL_PLAIN_BOOTSTRAP"],
+                      "EVENTHUBS_CONNECTION_STRING": e["KAFKA_PLAIN_CONNECTION_STRING"], **ca},
+            "plainuser": {"ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": e["KAFKA_SASL_PLAIN_BOOTSTRAP"],
+                          "ORDERSINK_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "ORDERSINK_KAFKA_SASL_MECHANISM": "PLAIN",
+                          "ORDERSINK_KAFKA_SASL_USERNAME": e["KAFKA_PLAIN_USER"],
+                          "ORDERSINK_KAFKA_SASL_PASSWORD": e["KAFKA_PLAIN_PASSWORD"], **ca},
+            "mtls": {"ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": e["KAFKA_MTLS_BOOTSTRAP"],
+                     "ORDERSINK_KAFKA_SECURITY_PROTOCOL": "ssl",
+                     "ORDERSINK_KAFKA_SSL_CERT_FILE": e["KAFKA_CLIENT_CERT"],
+                     "ORDERSINK_KAFKA_SSL_KEY_FILE": e["KAFKA_CLIENT_KEY"], **ca},
+            "badhost": {"ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": e["KAFKA_BADHOST_BOOTSTRAP"],
+                        "ORDERSINK_KAFKA_SECURITY_PROTOCOL": "ssl", **ca},
+        }[listener]
+
+    def secrets(self):
+        """Every secret the rig generated, {rig.env name: value}: none may ever appear in a log or an error."""
+        names = ("COSMOS_KEY", "KAFKA_SCRAM_PASSWORD", "KAFKA_PLAIN_PASSWORD", "KAFKA_PLAIN_CONNECTION_STRING",
+                 "KAFKA_CLIENT_KEY_PASSWORD")
+        out = {k: self.env[k] for k in names if self.env.get(k)}
+        cs = out.get("KAFKA_PLAIN_CONNECTION_STRING", "")
+        if "SharedAccessKey=" in cs:  # the key alone must not leak either
+            out["KAFKA_PLAIN_CONNECTION_STRING(SharedAccessKey)"] = cs.split("SharedAccessKey=", 1)[1].split(";")[0]
+        return out
+
     def start_worker(self, env, args=(), log_path=None, binary=WORKER_BIN):
         """Popen of bin/worker with os.environ + env, stdout+stderr to log_path (default RUN_DIR/worker-N.log)."""
         if log_path is None:
-            log_path = os.path.join(self.run_dir, f"worker-{len(self.workers)}-{int(time.time())}.log")
+            self._worker_seq += 1
+            log_path = os.path.join(self.run_dir, f"worker-{self._worker_seq}-{int(time.time())}.log")
         with open(log_path, "ab") as log:
             p = subprocess.Popen([binary, *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL)
