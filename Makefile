@@ -20,9 +20,10 @@ PYTEST   = $(VENV)/bin/pytest
 # Debian packages the build and the tests need (CI and developer machines alike).
 APT_PACKAGES = build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libcjson-dev \
                libconfig-dev libssl-dev check libmicrohttpd-dev clang-format openssl \
-               default-jre-headless maven nodejs npm python3-venv
+               default-jre-headless maven nodejs npm python3-venv \
+               clang libclang-rt-14-dev valgrind wrk kcat
 
-.PHONY: all deps deps-system unit e2e test demo bench format clean
+.PHONY: all deps deps-system unit e2e test demo bench format clean deploy-test fuzz reliability
 all: bin/worker bin/producer
 
 build/obj/%.o: lib/%.c $(wildcard lib/*.h) | build/obj
@@ -58,9 +59,36 @@ unit: $(UNIT_BIN) $(UNIT_ASAN)
 e2e: all
 	$(PYTEST) -v -x tests/e2e
 
+# Everything CI runs: build, unit tests (plain and ASan+UBSan), end-to-end tests on the real
+# rig, the deployment checks, a short fuzz run, and the reliability scenarios at reduced size.
 test: deps
 	$(MAKE) all unit
 	$(MAKE) e2e
+	$(MAKE) deploy-test
+	$(MAKE) fuzz FUZZ_SECONDS=20
+	$(MAKE) reliability RELIABILITY_ARGS=--quick
+
+# Kubernetes manifests, kustomize overlays and KEDA objects: schemas and drift checks.
+deploy-test: all
+	bash tests/deploy/run.sh
+
+# libFuzzer targets (order parser, config parser, Cosmos responses) for FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+# Fault-injection scenarios (kill -9, outages, 429 storms, slow sink, broker restart, rescale,
+# SIGTERM, network cut); full size by default, RELIABILITY_ARGS=--quick for the CI size.
+RELIABILITY_ARGS ?=
+reliability: deps
+	$(MAKE) all
+	$(VENV)/bin/python tests/reliability/run.py $(RELIABILITY_ARGS)
+
+# Benchmarks: one table, ratios against floors measured in the same run (see README).
+BENCH_ARGS ?=
+bench: deps
+	$(MAKE) all
+	$(VENV)/bin/python tests/bench/run.py $(BENCH_ARGS)
 
 demo: deps
 	$(MAKE) all
