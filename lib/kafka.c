@@ -393,3 +393,80 @@ rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client
     return conf;
 }
 
+
+/* Partition count of topic from the cluster's metadata; -1 with err on failure. */
+static int kafka_partition_count(rd_kafka_t *rk, const char *topic, char *err, size_t errsz)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000)
+                                : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    int count = -1;
+    if (!e && md->topic_cnt == 1 && !md->topics[0].err)
+        count = md->topics[0].partition_cnt;
+    else
+        snprintf(err, errsz, "kafka: cannot describe topic %s: %s", topic,
+                 rd_kafka_err2str(e ? e : md->topics[0].err));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return count;
+}
+
+int kafka_group_offsets(const struct cfg *c, struct lag_partition **out, size_t *n, char *err,
+                        size_t errsz)
+{
+    *out = NULL;
+    *n = 0;
+    rd_kafka_conf_t *conf = kafka_conf_new(c, "ordersink-lag", err, errsz);
+    if (!conf || kafka_conf_set(conf, "group.id", c->kafka_group_id, err, errsz) ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", err, errsz)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    char msg[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof(msg));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errsz, "kafka: %s", msg);
+        return -1;
+    }
+    int rc = -1;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    int count = kafka_partition_count(rk, c->kafka_topic, err, errsz);
+    if (count < 0)
+        goto out;
+    list = rd_kafka_topic_partition_list_new(count);
+    *out = calloc((size_t)count + 1, sizeof(**out));
+    if (!list || !*out) {
+        snprintf(err, errsz, "kafka: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < count; i++)
+        rd_kafka_topic_partition_list_add(list, c->kafka_topic, i);
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, list, 10000);
+    for (int i = 0; !e && i < count; i++) {
+        int64_t low = 0, high = 0;
+        e = rd_kafka_query_watermark_offsets(rk, c->kafka_topic, i, &low, &high, 10000);
+        (*out)[i] = (struct lag_partition){i, list->elems[i].offset >= 0 ? list->elems[i].offset
+                                                                        : LAG_NO_OFFSET,
+                                           high, 0};
+    }
+    if (e) {
+        snprintf(err, errsz, "kafka: cannot read offsets: %s", rd_kafka_err2str(e));
+        goto out;
+    }
+    *n = (size_t)count;
+    rc = 0;
+out:
+    if (list)
+        rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_destroy(rk);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}

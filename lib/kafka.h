@@ -11,6 +11,7 @@
 
 #include "batch.h"
 #include "config.h"
+#include "lag.h"
 
 /* Called before partitions are taken away, so their batch can be written and committed. */
 typedef void (*kafka_revoke_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
@@ -76,6 +77,13 @@ rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client
 /* Creates topic with the admin API: 0 created, 1 it already existed, -1 error (err filled). */
 int kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err,
                        size_t errsz);
+
+/*
+ * Reads, for every partition of c->kafka_topic, the group's committed offset (without joining
+ * the group) and the high watermark. *out is malloc'd (free it). Returns 0 or -1 with err.
+ */
+int kafka_group_offsets(const struct cfg *c, struct lag_partition **out, size_t *n, char *err,
+                        size_t errsz);
 
 /*
  * 1 for errors after which the client cannot go on: fatal, authentication, TLS (also the
