@@ -20,8 +20,11 @@ PYTEST   = $(VENV)/bin/pytest
 # Debian packages the build and the tests need (CI and developer machines alike).
 APT_PACKAGES = build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libcjson-dev \
                libconfig-dev libssl-dev check libmicrohttpd-dev clang-format openssl \
-               default-jre-headless maven nodejs npm python3-venv \
                clang libclang-rt-14-dev valgrind wrk kcat
+# Runtimes installed from Debian only when their command is missing (a machine may already
+# have them from elsewhere, e.g. NodeSource's nodejs, which conflicts with Debian's npm):
+# command=packages
+APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
 .PHONY: all deps deps-system unit e2e test demo bench format clean deploy-test fuzz reliability
 all: bin/worker bin/producer
@@ -45,7 +48,10 @@ build/unit-asan/%: tests/unit/%.c $(ASAN_OBJ) | build/unit-asan
 
 # Installs only what is missing: Debian packages, then Kafka jars, node modules, the venv.
 deps-system:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+	  for t in $(APT_TOOLS); do command -v $${t%%=*} >/dev/null 2>&1 || echo $${t#*=} | tr , ' '; done; \
+	  python3 -c 'import venv, ensurepip' 2>/dev/null || echo python3-venv); \
+	missing=$$(printf '%s\n' $$missing | sort -u); \
 	if [ -n "$$missing" ]; then echo "installing:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 deps: deps-system

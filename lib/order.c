@@ -162,6 +162,51 @@ static enum order_reason order_add_kafka(cJSON *root, const struct order_meta *m
     return ORDER_OK;
 }
 
+/*
+ * Fast path: the document is the order's own bytes with "id" and "kafka" appended before the
+ * closing brace, so numbers and strings are never re-printed. Only for orders that have
+ * neither member already (else the members are replaced through cJSON). Returns 0 or -1 (no
+ * memory).
+ */
+static int order_append_fields(const char *payload, size_t len, const char *id,
+                               const struct order_meta *meta, struct order_doc *doc)
+{
+    size_t close = len;
+    while (close > 0 && payload[close - 1] != '}')
+        close--; /* trailing white space; parsing already proved the '}' is there */
+    char ts[24] = "null", tail[320];
+    if (meta->timestamp_ms >= 0)
+        snprintf(ts, sizeof(ts), "%lld", (long long)meta->timestamp_ms);
+    int tail_len = snprintf(tail, sizeof(tail),
+                            "\",\"kafka\":{\"topic\":\"%s\",\"partition\":%d,\"offset\":%lld,"
+                            "\"timestamp\":%s}}",
+                            meta->topic, (int)meta->partition, (long long)meta->offset, ts);
+    if (tail_len < 0 || (size_t)tail_len >= sizeof(tail))
+        return -1;
+    size_t id_len = strlen(id), quotes = 0;
+    for (const char *q = id; *q; q++)
+        quotes += *q == '"'; /* the only character of a valid id that needs escaping */
+    size_t total = (close - 1) + 7 + id_len + quotes + (size_t)tail_len;
+    char *body = cJSON_malloc(total + 1);
+    if (!body)
+        return -1;
+    size_t n = close - 1;
+    memcpy(body, payload, n);
+    memcpy(body + n, ",\"id\":\"", 7);
+    n += 7;
+    for (const char *q = id; *q; q++) {
+        if (*q == '"')
+            body[n++] = '\\';
+        body[n++] = *q;
+    }
+    memcpy(body + n, tail, (size_t)tail_len);
+    n += (size_t)tail_len;
+    body[n] = '\0';
+    doc->body = body;
+    doc->body_len = n;
+    return 0;
+}
+
 /* Fills doc->id and doc->pk_json from the parsed order, or says why it cannot. */
 static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
                                     struct order_doc *doc, char *detail, size_t size)
@@ -189,6 +234,9 @@ static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
     if (!cJSON_IsString(pkv) && !cJSON_IsNumber(pkv) && !cJSON_IsBool(pkv))
         return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                           "the partition key is not a string, number or boolean");
+    if (cJSON_IsNumber(pkv) && !isfinite(pkv->valuedouble))
+        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                          "the partition key is a number out of range");
     cJSON *arr = cJSON_CreateArray();
     cJSON *pk_copy = cJSON_Duplicate(pkv, 0);
     if (!arr || !pk_copy || !cJSON_AddItemToArray(arr, pk_copy)) {
@@ -241,6 +289,12 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
     r = order_keys(spec, root, doc, detail, size);
     if (r != ORDER_OK)
         goto out;
+    if (!cJSON_GetObjectItemCaseSensitive(root, "id") &&
+        !cJSON_GetObjectItemCaseSensitive(root, "kafka")) {
+        if (order_append_fields(payload, len, doc->id, meta, doc) != 0)
+            r = ORDER_NO_MEMORY;
+        goto sized;
+    }
     cJSON *idnew = cJSON_CreateString(doc->id);
     if (!idnew) {
         r = ORDER_NO_MEMORY;
@@ -261,7 +315,8 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
         goto out;
     }
     doc->body_len = strlen(doc->body);
-    if (doc->body_len > ORDER_MAX_DOC_BYTES)
+sized:
+    if (r == ORDER_OK && doc->body_len > ORDER_MAX_DOC_BYTES)
         r = order_fail(ORDER_TOO_LARGE, detail, size, "the document would exceed 2 MB");
 out:
     cJSON_Delete(root);
