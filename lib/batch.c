@@ -44,12 +44,14 @@ int batch_add(struct batch *b, void *msg, int32_t partition, int64_t offset, siz
     return 0;
 }
 
+int batch_full(const struct batch *b)
+{
+    return b->count > 0 && (b->count >= b->max_count || b->bytes >= b->max_bytes);
+}
+
 int batch_ready(const struct batch *b, int64_t now_ms)
 {
-    if (b->count == 0)
-        return 0;
-    return b->count >= b->max_count || b->bytes >= b->max_bytes ||
-           now_ms - b->opened_ms >= b->max_wait_ms;
+    return batch_full(b) || (b->count > 0 && now_ms - b->opened_ms >= b->max_wait_ms);
 }
 
 int64_t batch_time_left_ms(const struct batch *b, int64_t now_ms)
@@ -116,4 +118,56 @@ size_t batch_coalesce(struct batch_key *keys, size_t n)
     }
     free(order);
     return superseded;
+}
+
+/* FNV-1a over pk, a separator no JSON text contains, and id. */
+static uint64_t batch_key_hash(const char *pk, const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)pk; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    h = (h ^ 0xffu) * 1099511628211ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+int batch_index_build(struct batch_index *ix, const struct batch_key *keys, size_t n)
+{
+    size_t cap = 8;
+    while (cap < 2 * n)
+        cap *= 2;
+    ix->keys = keys;
+    ix->mask = cap - 1;
+    ix->slots = calloc(cap, sizeof(*ix->slots));
+    if (!ix->slots)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].superseded)
+            continue;
+        size_t h = (size_t)batch_key_hash(keys[i].pk, keys[i].id) & ix->mask;
+        while (ix->slots[h])
+            h = (h + 1) & ix->mask;
+        ix->slots[h] = i + 1;
+    }
+    return 0;
+}
+
+long batch_index_find(const struct batch_index *ix, const char *pk, const char *id)
+{
+    if (!ix->slots)
+        return -1;
+    for (size_t h = (size_t)batch_key_hash(pk, id) & ix->mask; ix->slots[h];
+         h = (h + 1) & ix->mask) {
+        const struct batch_key *k = &ix->keys[ix->slots[h] - 1];
+        if (strcmp(k->id, id) == 0 && strcmp(k->pk, pk) == 0)
+            return (long)(ix->slots[h] - 1);
+    }
+    return -1;
+}
+
+void batch_index_free(struct batch_index *ix)
+{
+    free(ix->slots);
+    ix->slots = NULL;
 }

@@ -46,6 +46,9 @@ void batch_free(struct batch *b);
 int batch_add(struct batch *b, void *msg, int32_t partition, int64_t offset, size_t bytes,
               int64_t now_ms);
 
+/* 1 when the batch holds max_count items or max_bytes bytes: it takes no more. */
+int batch_full(const struct batch *b);
+
 /* 1 when the batch must be written now: count or bytes reached, or its wait time is up. */
 int batch_ready(const struct batch *b, int64_t now_ms);
 
@@ -67,5 +70,22 @@ size_t batch_watermarks(const struct batch *b, struct batch_mark *out);
  * (size_t)-1 when out of memory (nothing marked).
  */
 size_t batch_coalesce(struct batch_key *keys, size_t n);
+
+/* A hash index over the keys of one batch that are not superseded, to find the write of the
+ * same document in an earlier batch still in flight. */
+struct batch_index {
+    const struct batch_key *keys;
+    size_t *slots; /* key index + 1; 0 = empty */
+    size_t mask;
+};
+
+/* Indexes keys[0..n) (not the superseded ones); keys must outlive the index. Returns 0 or -1
+ * (out of memory). */
+int batch_index_build(struct batch_index *ix, const struct batch_key *keys, size_t n);
+
+/* Index in keys of the entry with this partition key and id, or -1. */
+long batch_index_find(const struct batch_index *ix, const char *pk, const char *id);
+
+void batch_index_free(struct batch_index *ix);
 
 #endif

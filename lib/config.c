@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
@@ -73,6 +74,9 @@ static const struct cfg_setting cfg_settings[] = {
       "A batch closes at this many payload bytes"),
     I("batch.max_wait_ms", batch_max_wait_ms, 500, 1, 600000,
       "A batch closes this long after its first order arrived"),
+    I("pipeline.max_batches", pipeline_max_batches, 4, 1, 64,
+      "Batches written at once while the next one fills; when all are in flight and the next "
+      "is full, the consumer stops (then pauses) until one is committed"),
     S("cosmos.endpoint", cosmos_endpoint, NULL, CFG_WORKER, 0,
       "Account endpoint, e.g. https://myaccount.documents.azure.com:443/"),
     S("cosmos.key", cosmos_key, NULL, 0, CFG_SECRET,
@@ -86,7 +90,10 @@ static const struct cfg_setting cfg_settings[] = {
     S("cosmos.ca_file", cosmos_ca_file, NULL, 0, 0,
       "PEM CA bundle to verify Cosmos with instead of the system store"),
     I("cosmos.max_in_flight", cosmos_max_in_flight, 16, 1, 256,
-      "Concurrent Cosmos requests (connections)"),
+      "Most concurrent Cosmos requests (connections)"),
+    I("cosmos.adaptive_concurrency", cosmos_adaptive_concurrency, 1, 0, 1,
+      "1: requests in flight adapt between 1 and cosmos.max_in_flight (start 4, grow while "
+      "writes succeed, halve on 429); 0: always cosmos.max_in_flight"),
     I("cosmos.request_timeout_ms", cosmos_request_timeout_ms, 10000, 100, 600000,
       "Timeout of one Cosmos request"),
     I("cosmos.bulk", cosmos_bulk, 1, 0, 1,
@@ -591,7 +598,9 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
 
 static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size_t errsz)
 {
-    if (cfg_resolve_secret(c, "cosmos.key", "cosmos.key_file", err, errsz) ||
+    /* Only the worker talks to Cosmos: the producer ignores a key file it cannot read. */
+    if ((program == CFG_WORKER &&
+         cfg_resolve_secret(c, "cosmos.key", "cosmos.key_file", err, errsz)) ||
         cfg_resolve_secret(c, "kafka.sasl_password", "kafka.sasl_password_file", err, errsz) ||
         cfg_apply_eventhubs(c, err, errsz))
         return -1;
@@ -620,6 +629,11 @@ static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size
         }
         if (cfg_check_cosmos_key(c, err, errsz) != 0)
             return -1;
+        struct in_addr bind_addr;
+        if (inet_pton(AF_INET, c->metrics_bind, &bind_addr) != 1) {
+            cfg_error(err, errsz, cfg_find("metrics.bind"), "must be an IPv4 address");
+            return -1;
+        }
     }
     return 0;
 }

@@ -37,6 +37,7 @@ struct cfg {
     int64_t batch_max_count;
     int64_t batch_max_bytes;
     int64_t batch_max_wait_ms;
+    int64_t pipeline_max_batches;
     char *cosmos_endpoint;
     char *cosmos_key;
     char *cosmos_key_file;
@@ -47,6 +48,7 @@ struct cfg {
     int64_t cosmos_max_in_flight;
     int64_t cosmos_request_timeout_ms;
     int64_t cosmos_bulk;
+    int64_t cosmos_adaptive_concurrency;
     char *order_id_field;
     int64_t retry_max_attempts;
     int64_t retry_base_ms;

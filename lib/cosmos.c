@@ -119,6 +119,9 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *o, char *err, 
     if (cosmos_build_urls(c, o) != 0)
         goto oom;
     c->nslots = o->max_in_flight > 0 ? o->max_in_flight : 1;
+    c->adaptive = o->adaptive;
+    aimd_init(&c->aimd, c->adaptive ? COSMOS_ADAPTIVE_START : c->nslots, c->nslots);
+    c->stats.concurrency_limit = aimd_limit(&c->aimd);
     c->slots = calloc((size_t)c->nslots, sizeof(*c->slots));
     c->multi = curl_multi_init();
     if (!c->slots || !c->multi)

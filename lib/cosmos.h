@@ -25,12 +25,16 @@ struct cosmos_opts {
     const char *database;
     const char *container;
     const char *ca_file; /* NULL: the system CA store */
-    int max_in_flight;
+    int max_in_flight; /* connections; the bound of the adaptive concurrency limit */
+    int adaptive;      /* 1: AIMD limit from COSMOS_ADAPTIVE_START; 0: always max_in_flight */
     long request_timeout_ms;
     struct retry_policy retry;
     struct cosmos_live *live; /* optional */
     int bulk;                 /* 1: non-atomic batch requests of up to 100 operations */
 };
+
+/* Where the adaptive concurrency limit starts (slow start doubles it per round trip). */
+#define COSMOS_ADAPTIVE_START 4
 
 enum cosmos_outcome { COSMOS_PENDING = 0, COSMOS_WRITTEN, COSMOS_REJECTED };
 
@@ -40,7 +44,14 @@ struct cosmos_write {
     const char *pk_json; /* ["value"] */
     const char *body;
     size_t body_len;
-    enum cosmos_outcome outcome;
+    /* NULL, or an older write of the same document (an earlier batch's) that must be WRITTEN
+     * or REJECTED before this one is sent, so the newest version lands last. The caller
+     * clears it before the older write's memory goes away. */
+    const struct cosmos_write *after;
+    /* Where the adaptive concurrency limit starts (slow start doubles it per round trip). */
+#define COSMOS_ADAPTIVE_START 4
+
+enum cosmos_outcome outcome;
     int status;       /* last HTTP status, 0 if none */
     int attempts;     /* requests sent */
     char error[256];  /* for COSMOS_REJECTED: Cosmos's message */
@@ -54,9 +65,12 @@ struct cosmos_stats {
     uint64_t transport_errors;
     uint64_t by_status[600]; /* answers by HTTP status; [0] = no answer (connection/timeout) */
     double request_units;
+    int concurrency_limit;  /* the adaptive limit now */
+    uint64_t limit_cuts;    /* times a 429 halved it */
 };
 
 enum cosmos_result {
+    COSMOS_RUNNING = 1,  /* a run still has writes to do */
     COSMOS_OK = 0,       /* every write is WRITTEN or REJECTED */
     COSMOS_FATAL = -1,   /* authentication/authorization or missing container: stop */
     COSMOS_GAVE_UP = -2, /* a write ran out of attempts, or the deadline passed */
@@ -73,15 +87,32 @@ void cosmos_client_free(struct cosmos_client *c);
 enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, size_t errsz);
 
 /*
- * Upserts the writes that are still COSMOS_PENDING, at most max_in_flight requests at a time
- * over reused connections, retrying transient failures (only the failed operations of a
- * batch). In bulk mode, writes go in batch requests of up to 100 operations / ~220 KB: all
- * together when the container has one partition key range, else grouped by key value. deadline_ms (monotonic, 0 = none) bounds
- * the whole call. On COSMOS_OK every write is WRITTEN or REJECTED; otherwise some may still
- * be PENDING and err says why.
+ * Write runs: one per batch. cosmos_run_new registers the writes w[0..n) that are still
+ * COSMOS_PENDING (w must stay valid until cosmos_run_free); cosmos_step sends them, at most
+ * the adaptive concurrency limit of requests at a time over reused connections, oldest run
+ * first, retrying transient failures (only the failed operations of a batch) after their
+ * backoff. In bulk mode writes go in non-atomic batch requests of up to 100 operations /
+ * ~220 KB: all of a run together when the container has one partition key range, else
+ * grouped by key value. Returns NULL when out of memory.
  */
-enum cosmos_result cosmos_upsert_all(struct cosmos_client *c, struct cosmos_write *w, size_t n,
-                                     int64_t deadline_ms, char *err, size_t errsz);
+struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *w, size_t n);
+
+/* COSMOS_RUNNING, COSMOS_OK (every write WRITTEN or REJECTED), or COSMOS_FATAL /
+ * COSMOS_GAVE_UP with err filled (then some writes may still be PENDING). */
+enum cosmos_result cosmos_run_result(const struct cosmos_run *r, char *err, size_t errsz);
+
+/* Unregisters the run, cancelling its requests still on the wire. NULL is a no-op. */
+void cosmos_run_free(struct cosmos_run *r);
+
+/*
+ * Drives every run: starts what may be sent, waits up to wait_ms for network activity, a
+ * retry falling due, or wake_fd (>= 0) becoming readable (the caller drains it), and
+ * settles the answers. Returns at once when nothing is in flight or waiting and wait_ms is 0.
+ */
+void cosmos_step(struct cosmos_client *c, int wait_ms, int wake_fd);
+
+/* Requests on the wire now. */
+int cosmos_in_flight(const struct cosmos_client *c);
 
 const struct cosmos_stats *cosmos_client_stats(const struct cosmos_client *c);
 

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <time.h>
 
+#include "aimd.h"
 #include "cosmos.h"
 #include "cosmos_auth.h"
 #include "cosmos_bulk.h"
@@ -15,12 +16,17 @@
 #define COSMOS_API_VERSION "2018-12-31"
 #define COSMOS_RESPONSE_MAX (16 * 1024 * 1024)
 
+struct cosmos_run;
+
 /* One concurrent request: an easy handle kept for its connection, and what it carries. */
 struct cosmos_slot {
     CURL *easy;
     struct curl_slist *headers;
     int busy;
-    size_t *idx;  /* the writes this request carries (cap COSMOS_BULK_MAX_OPS) */
+    struct cosmos_run *run; /* whose writes these are (while busy) */
+    uint64_t seq;           /* aimd sequence number of the request */
+    int saturated;          /* the concurrency limit was fully used when it started */
+    size_t *idx;  /* the writes of run this request carries (cap COSMOS_BULK_MAX_OPS) */
     size_t nidx;
     int is_batch; /* a batch request (else a single upsert) */
     long retry_after_ms;
@@ -40,6 +46,10 @@ struct cosmos_client {
     int bulk;          /* send batch requests */
     int ranges;        /* partition key ranges of the container (1 if unknown) */
     struct retry_policy retry;
+    struct aimd aimd;  /* limit of requests in flight, at most nslots */
+    int adaptive;      /* the limit follows aimd_done */
+    int busy;          /* slots in use */
+    struct cosmos_run *runs, *runs_tail; /* write runs in progress, oldest first */
     struct cosmos_stats stats;
     struct cosmos_live *live;
     time_t auth_time; /* the second the cached POST headers were signed for */

@@ -1,8 +1,10 @@
 /*
- * cosmos_write: the write engine. Takes a set of documents, sends them as single upserts or
- * non-atomic batch requests over the client's slots, reads each operation's result, and
+ * cosmos_write: the write engine. Keeps the runs of writes in progress (one per batch, oldest
+ * first), sends their documents as single upserts or non-atomic batch requests over the
+ * client's slots within the adaptive concurrency limit, reads each operation's result, and
  * retries only what failed transiently, each write after its own backoff.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,59 +15,131 @@
 enum write_state { W_NEW, W_FLIGHT, W_WAIT, W_DONE };
 
 struct cosmos_run {
+    struct cosmos_client *client;
+    struct cosmos_run *next, *prev;
     struct cosmos_write *w;
     size_t n;
     unsigned char *state;
-    unsigned char *solo;  /* 1: send alone (its batch was refused as a whole) */
-    int64_t *not_before;  /* per write, monotonic ms */
-    int *failures;        /* per write */
-    size_t next_new;      /* no W_NEW write below this index */
-    size_t remaining;     /* writes not W_DONE */
+    unsigned char *solo; /* 1: send alone (its batch was refused as a whole) */
+    int64_t *not_before; /* per write, monotonic ms */
+    int *failures;       /* per write */
+    size_t first_open;   /* no write below this index is W_NEW or W_WAIT */
+    size_t waiting;      /* writes in W_WAIT */
+    size_t remaining;    /* writes not W_DONE */
     enum cosmos_result result;
+    char err[512];
 };
 
-static int cosmos_run_init(struct cosmos_run *r, struct cosmos_write *w, size_t n)
+struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *w, size_t n)
 {
-    memset(r, 0, sizeof(*r));
+    struct cosmos_run *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    size_t m = n ? n : 1;
+    r->client = c;
     r->w = w;
     r->n = n;
-    size_t m = n ? n : 1;
     r->state = calloc(m, 1);
     r->solo = calloc(m, 1);
     r->not_before = calloc(m, sizeof(*r->not_before));
     r->failures = calloc(m, sizeof(*r->failures));
-    for (size_t i = 0; r->state && i < n; i++) {
+    if (!r->state || !r->solo || !r->not_before || !r->failures) {
+        free(r->state);
+        free(r->solo);
+        free(r->not_before);
+        free(r->failures);
+        free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
         r->state[i] = w[i].outcome == COSMOS_PENDING ? W_NEW : W_DONE;
         r->remaining += w[i].outcome == COSMOS_PENDING;
     }
-    return r->state && r->solo && r->not_before && r->failures ? 0 : -1;
+    r->result = r->remaining ? COSMOS_RUNNING : COSMOS_OK;
+    r->prev = c->runs_tail;
+    if (c->runs_tail)
+        c->runs_tail->next = r;
+    else
+        c->runs = r;
+    c->runs_tail = r;
+    return r;
 }
 
-static void cosmos_run_free(struct cosmos_run *r)
+static void cosmos_slot_release(struct cosmos_client *c, struct cosmos_slot *s)
 {
+    curl_multi_remove_handle(c->multi, s->easy);
+    s->busy = 0;
+    s->run = NULL;
+    c->busy--;
+    if (c->live)
+        atomic_fetch_sub(&c->live->in_flight, 1);
+}
+
+void cosmos_run_free(struct cosmos_run *r)
+{
+    if (!r)
+        return;
+    struct cosmos_client *c = r->client;
+    for (int i = 0; i < c->nslots; i++)
+        if (c->slots[i].busy && c->slots[i].run == r)
+            cosmos_slot_release(c, &c->slots[i]);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        c->runs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        c->runs_tail = r->prev;
     free(r->state);
     free(r->solo);
     free(r->not_before);
     free(r->failures);
+    free(r);
+}
+
+enum cosmos_result cosmos_run_result(const struct cosmos_run *r, char *err, size_t errsz)
+{
+    if (r->result != COSMOS_OK && r->result != COSMOS_RUNNING)
+        snprintf(err, errsz, "%s", r->err);
+    return r->result;
+}
+
+int cosmos_in_flight(const struct cosmos_client *c)
+{
+    return c->busy;
+}
+
+/* Ends the run with result and message (the first failure wins). */
+static void cosmos_run_fail(struct cosmos_run *r, enum cosmos_result result, const char *msg)
+{
+    if (r->result != COSMOS_RUNNING)
+        return;
+    r->result = result;
+    snprintf(r->err, sizeof(r->err), "%s", msg);
 }
 
 static int cosmos_sendable(const struct cosmos_run *r, size_t i, int64_t now)
 {
-    return r->state[i] == W_NEW || (r->state[i] == W_WAIT && r->not_before[i] <= now);
+    if (r->state[i] == W_WAIT ? r->not_before[i] > now : r->state[i] != W_NEW)
+        return 0;
+    const struct cosmos_write *after = r->w[i].after;
+    return !after || after->outcome != COSMOS_PENDING;
 }
 
 /*
- * Picks the writes of the next request into s->idx: the first sendable write, then (bulk)
- * more sendable writes that fit the batch limits and, when the container has several
+ * Picks the writes of the next request of run r into s->idx: the first sendable write, then
+ * (bulk) more sendable writes that fit the batch limits and, when the container has several
  * partition key ranges, share its partition key. Returns how many.
  */
 static size_t cosmos_pick(struct cosmos_client *c, struct cosmos_run *r, int64_t now,
                           struct cosmos_slot *s)
 {
-    while (r->next_new < r->n && r->state[r->next_new] != W_NEW)
-        r->next_new++;
+    while (r->first_open < r->n && r->state[r->first_open] != W_NEW &&
+           r->state[r->first_open] != W_WAIT)
+        r->first_open++;
     size_t first = r->n, bytes = 2;
-    for (size_t i = 0; i < r->n && first == r->n; i++)
+    for (size_t i = r->first_open; i < r->n && first == r->n; i++)
         if (cosmos_sendable(r, i, now))
             first = i;
     s->nidx = 0;
@@ -119,7 +193,7 @@ static int cosmos_request_headers(struct cosmos_client *c, struct cosmos_slot *s
     return s->headers ? 0 : -1;
 }
 
-/* Starts the request for s->idx[0..nidx). Returns 0, or -1 when out of memory. */
+/* Starts the request for r's writes s->idx[0..nidx). Returns 0, or -1 when out of memory. */
 static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct cosmos_slot *s)
 {
     const struct cosmos_write *first = &r->w[s->idx[0]];
@@ -150,6 +224,10 @@ static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct co
     if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK)
         return -1;
     s->busy = 1;
+    s->run = r;
+    c->busy++;
+    s->seq = aimd_start(&c->aimd);
+    s->saturated = c->busy >= aimd_limit(&c->aimd);
     for (size_t k = 0; k < s->nidx; k++) {
         r->state[s->idx[k]] = W_FLIGHT;
         r->w[s->idx[k]].attempts++;
@@ -162,12 +240,13 @@ static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct co
 
 /* Schedules write i again after a transient failure, or gives up on the run. */
 static void cosmos_again(struct cosmos_client *c, struct cosmos_run *r, size_t i, int status,
-                         long retry_after_ms, const char *why, char *err, size_t errsz)
+                         long retry_after_ms, const char *why)
 {
     if (++r->failures[i] >= c->retry.max_attempts) {
-        snprintf(err, errsz, "cosmos: upsert of id %s failed %d times, last: %s", r->w[i].id,
-                 r->failures[i], why);
-        r->result = COSMOS_GAVE_UP;
+        char msg[512];
+        snprintf(msg, sizeof(msg), "cosmos: upsert of id %s failed %d times, last: %s",
+                 r->w[i].id, r->failures[i], why);
+        cosmos_run_fail(r, COSMOS_GAVE_UP, msg);
         return;
     }
     c->stats.retries++;
@@ -177,161 +256,183 @@ static void cosmos_again(struct cosmos_client *c, struct cosmos_run *r, size_t i
                                            status == 429 || status == 503 ? retry_after_ms : -1,
                                            c->rng >> 8);
     r->state[i] = W_WAIT;
+    r->waiting++;
+    if (i < r->first_open)
+        r->first_open = i;
+}
+
+static void cosmos_done(struct cosmos_run *r, size_t i, enum cosmos_outcome outcome)
+{
+    r->w[i].outcome = outcome;
+    r->state[i] = W_DONE;
+    if (--r->remaining == 0 && r->result == COSMOS_RUNNING)
+        r->result = COSMOS_OK;
 }
 
 /* Applies one operation's (or a single request's) status to write i. */
 static void cosmos_settle(struct cosmos_client *c, struct cosmos_run *r, size_t i, int status,
-                          long retry_after_ms, const char *message, char *err, size_t errsz)
+                          long retry_after_ms, const char *message)
 {
     struct cosmos_write *w = &r->w[i];
     char why[320];
     w->status = status;
     switch (retry_classify(status, status == 0)) {
     case RETRY_DONE:
-        w->outcome = COSMOS_WRITTEN;
-        r->state[i] = W_DONE;
-        r->remaining--;
+        cosmos_done(r, i, COSMOS_WRITTEN);
         return;
     case RETRY_REJECT:
         snprintf(w->error, sizeof(w->error), "%s", message);
-        w->outcome = COSMOS_REJECTED;
-        r->state[i] = W_DONE;
-        r->remaining--;
+        cosmos_done(r, i, COSMOS_REJECTED);
         return;
     case RETRY_FATAL:
-        snprintf(err, errsz, "cosmos: HTTP %d on upsert: %s (%s)", status, message,
+        snprintf(why, sizeof(why), "cosmos: HTTP %d on upsert: %s (%s)", status, message,
                  status == 404 ? "check cosmos.database and cosmos.container"
                                : "check cosmos.key and the clock");
-        r->result = COSMOS_FATAL;
+        cosmos_run_fail(r, COSMOS_FATAL, why);
         return;
     case RETRY_AGAIN:
         snprintf(why, sizeof(why), "%s%d %s", status ? "HTTP " : "", status, message);
-        cosmos_again(c, r, i, status, retry_after_ms, why, err, errsz);
+        cosmos_again(c, r, i, status, retry_after_ms, why);
         return;
     }
 }
 
-/* A batch answered 200/207: settle each operation by its own status. */
-static void cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r,
-                                struct cosmos_slot *s, char *err, size_t errsz)
+/* A batch answered 200/207: settles each operation by its own status. Returns 1 when one
+ * of them was throttled. */
+static int cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r,
+                               struct cosmos_slot *s)
 {
     struct cosmos_op_result ops[COSMOS_BULK_MAX_OPS];
+    int throttled = 0;
     if (cosmos_bulk_parse(s->response.data, s->response.len, ops, s->nidx) != 0) {
-        for (size_t k = 0; k < s->nidx && r->result == COSMOS_OK; k++)
-            cosmos_again(c, r, s->idx[k], 0, -1, "unreadable batch answer", err, errsz);
-        return;
+        for (size_t k = 0; k < s->nidx && r->result == COSMOS_RUNNING; k++)
+            cosmos_again(c, r, s->idx[k], 0, -1, "unreadable batch answer");
+        return 0;
     }
-    for (size_t k = 0; k < s->nidx && r->result == COSMOS_OK; k++) {
+    for (size_t k = 0; k < s->nidx && r->result == COSMOS_RUNNING; k++) {
         char msg[96];
         snprintf(msg, sizeof(msg), "batch operation status %d substatus %d", ops[k].status,
                  ops[k].substatus);
         c->stats.throttled += ops[k].status == 429;
-        cosmos_settle(c, r, s->idx[k], ops[k].status, ops[k].retry_after_ms, msg, err, errsz);
+        throttled |= ops[k].status == 429;
+        cosmos_settle(c, r, s->idx[k], ops[k].status, ops[k].retry_after_ms, msg);
     }
+    return throttled;
 }
 
-/* Handles one finished transfer. */
-static void cosmos_finish(struct cosmos_client *c, struct cosmos_run *r, struct cosmos_slot *s,
-                          CURLcode res, char *err, size_t errsz)
+/* Settles the writes of one finished transfer; returns 1 when it was throttled. */
+static int cosmos_finish_writes(struct cosmos_client *c, struct cosmos_run *r,
+                                struct cosmos_slot *s, CURLcode res, long status)
 {
-    long status = 0;
-    if (res == CURLE_OK)
-        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_multi_remove_handle(c->multi, s->easy);
-    s->busy = 0;
-    if (res != CURLE_OK)
-        c->stats.transport_errors++;
-    else
-        c->stats.request_units += cosmos_request_charge(s->easy);
-    if (c->live) {
-        atomic_store(&c->live->reachable, res == CURLE_OK);
-        atomic_fetch_sub(&c->live->in_flight, 1);
-        if (c->live->heartbeat_ms)
-            atomic_store(c->live->heartbeat_ms, clock_mono_ms());
-    }
-    c->stats.by_status[status > 0 && status < 600 ? status : 0]++;
-    c->stats.throttled += status == 429;
-    if (s->is_batch && (status == 200 || status == 207)) {
-        cosmos_settle_batch(c, r, s, err, errsz);
-        return;
-    }
+    if (s->is_batch && (status == 200 || status == 207))
+        return cosmos_settle_batch(c, r, s);
     char msg[256];
     if (res != CURLE_OK)
         snprintf(msg, sizeof(msg), "%s", curl_easy_strerror(res));
     else
         cosmos_error_message(s->response.data, s->response.len, msg, sizeof(msg));
     int verdict = retry_classify(status, res != CURLE_OK);
-    for (size_t k = 0; k < s->nidx && r->result == COSMOS_OK; k++) {
+    for (size_t k = 0; k < s->nidx && r->result == COSMOS_RUNNING; k++) {
         if (s->is_batch && verdict == RETRY_REJECT) {
             /* The batch as a whole was refused (e.g. too large): find the culprit alone. */
             r->solo[s->idx[k]] = 1;
             r->state[s->idx[k]] = W_WAIT;
+            r->waiting++;
             r->not_before[s->idx[k]] = 0;
+            if (s->idx[k] < r->first_open)
+                r->first_open = s->idx[k];
             continue;
         }
-        cosmos_settle(c, r, s->idx[k], (int)status, s->retry_after_ms, msg, err, errsz);
+        cosmos_settle(c, r, s->idx[k], (int)status, s->retry_after_ms, msg);
+    }
+    return status == 429;
+}
+
+/* Handles one finished transfer. */
+static void cosmos_finish(struct cosmos_client *c, struct cosmos_slot *s, CURLcode res)
+{
+    long status = 0;
+    if (res == CURLE_OK)
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    struct cosmos_run *r = s->run;
+    uint64_t seq = s->seq;
+    int saturated = s->saturated;
+    cosmos_slot_release(c, s);
+    if (res != CURLE_OK)
+        c->stats.transport_errors++;
+    else
+        c->stats.request_units += cosmos_request_charge(s->easy);
+    if (c->live) {
+        atomic_store(&c->live->reachable, res == CURLE_OK);
+        if (c->live->heartbeat_ms)
+            atomic_store(c->live->heartbeat_ms, clock_mono_ms());
+    }
+    c->stats.by_status[status > 0 && status < 600 ? status : 0]++;
+    c->stats.throttled += status == 429;
+    int throttled = cosmos_finish_writes(c, r, s, res, status);
+    if (c->adaptive)
+        aimd_done(&c->aimd, seq, throttled, saturated);
+    c->stats.limit_cuts = c->aimd.cuts;
+    c->stats.concurrency_limit = aimd_limit(&c->aimd);
+}
+
+/* Starts requests on free slots while the limit allows, oldest run first. */
+static void cosmos_fill(struct cosmos_client *c, int64_t now)
+{
+    for (int i = 0; i < c->nslots && c->busy < aimd_limit(&c->aimd); i++) {
+        struct cosmos_slot *s = &c->slots[i];
+        if (s->busy)
+            continue;
+        struct cosmos_run *r = c->runs;
+        while (r && (r->result != COSMOS_RUNNING || !cosmos_pick(c, r, now, s)))
+            r = r->next;
+        if (!r)
+            return; /* nothing sendable now */
+        size_t waiting_before = 0;
+        for (size_t k = 0; k < s->nidx; k++)
+            waiting_before += r->state[s->idx[k]] == W_WAIT;
+        if (cosmos_start(c, r, s) != 0) {
+            cosmos_run_fail(r, COSMOS_GAVE_UP, "cosmos: cannot start a request (out of memory)");
+            continue;
+        }
+        r->waiting -= waiting_before;
     }
 }
 
-/* Time to wait in curl_multi_poll: until the next retry is due, at most 100 ms. */
-static int cosmos_poll_timeout(const struct cosmos_run *r, int64_t now)
+/* Milliseconds until the next retry falls due, at most cap (0 if one is due). */
+static int cosmos_next_due(const struct cosmos_client *c, int64_t now, int cap)
 {
-    int64_t t = 100;
-    for (size_t i = 0; i < r->n; i++)
-        if (r->state[i] == W_WAIT && r->not_before[i] - now < t)
-            t = r->not_before[i] - now;
+    int64_t t = cap;
+    for (const struct cosmos_run *r = c->runs; r; r = r->next) {
+        if (r->result != COSMOS_RUNNING || r->waiting == 0)
+            continue;
+        for (size_t i = r->first_open; i < r->n; i++)
+            if (r->state[i] == W_WAIT && r->not_before[i] - now < t)
+                t = r->not_before[i] - now;
+    }
     return (int)(t < 0 ? 0 : t);
 }
 
-static void cosmos_abort_in_flight(struct cosmos_client *c)
+void cosmos_step(struct cosmos_client *c, int wait_ms, int wake_fd)
 {
-    for (int i = 0; i < c->nslots; i++)
-        if (c->slots[i].busy) {
-            curl_multi_remove_handle(c->multi, c->slots[i].easy);
-            c->slots[i].busy = 0;
-            if (c->live)
-                atomic_fetch_sub(&c->live->in_flight, 1);
-        }
-}
-
-enum cosmos_result cosmos_upsert_all(struct cosmos_client *c, struct cosmos_write *w, size_t n,
-                                     int64_t deadline_ms, char *err, size_t errsz)
-{
-    struct cosmos_run r;
-    if (cosmos_run_init(&r, w, n) != 0) {
-        cosmos_run_free(&r);
-        snprintf(err, errsz, "cosmos: out of memory");
-        return COSMOS_GAVE_UP;
+    int64_t now = clock_mono_ms();
+    cosmos_fill(c, now);
+    int timeout = cosmos_next_due(c, now, wait_ms < 0 ? 0 : wait_ms);
+    struct curl_waitfd wake = {.fd = wake_fd, .events = CURL_WAIT_POLLIN};
+    if (timeout > 0 || c->busy > 0)
+        curl_multi_poll(c->multi, wake_fd >= 0 ? &wake : NULL, wake_fd >= 0, timeout, NULL);
+    if (c->busy == 0)
+        return;
+    int running = 0;
+    curl_multi_perform(c->multi, &running);
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct cosmos_slot *s = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        cosmos_finish(c, s, m->data.result);
     }
-    while (r.remaining > 0 && r.result == COSMOS_OK) {
-        int64_t now = clock_mono_ms();
-        if (deadline_ms && now >= deadline_ms) {
-            snprintf(err, errsz, "cosmos: %zu writes not done before the deadline", r.remaining);
-            r.result = COSMOS_GAVE_UP;
-            break;
-        }
-        for (int i = 0; i < c->nslots && r.result == COSMOS_OK; i++) {
-            struct cosmos_slot *s = &c->slots[i];
-            if (!s->busy && cosmos_pick(c, &r, now, s) && cosmos_start(c, &r, s) != 0) {
-                snprintf(err, errsz, "cosmos: cannot start a request (out of memory)");
-                r.result = COSMOS_GAVE_UP;
-            }
-        }
-        int running = 0;
-        curl_multi_poll(c->multi, NULL, 0, cosmos_poll_timeout(&r, now), NULL);
-        curl_multi_perform(c->multi, &running);
-        CURLMsg *m;
-        int left;
-        while (r.result == COSMOS_OK && (m = curl_multi_info_read(c->multi, &left))) {
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            struct cosmos_slot *s = NULL;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-            cosmos_finish(c, &r, s, m->data.result, err, errsz);
-        }
-    }
-    if (r.result != COSMOS_OK)
-        cosmos_abort_in_flight(c);
-    cosmos_run_free(&r);
-    return r.result;
+    cosmos_fill(c, clock_mono_ms());
 }

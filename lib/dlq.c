@@ -14,21 +14,28 @@
 struct dlq {
     rd_kafka_t *rk;
     char *topic;
-    unsigned long queued, acked, failed, delivered_total;
-    char last_error[256];
+    unsigned long outstanding, delivered_total;
+    int abandoned; /* set by dlq_abandon: reports no longer touch tallies */
 };
 
 static void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     struct dlq *d = opaque;
+    struct dlq_tally *t = d->abandoned ? NULL : m->_private;
+    d->outstanding--;
     if (m->err) {
-        d->failed++;
-        snprintf(d->last_error, sizeof(d->last_error), "%s", rd_kafka_err2str(m->err));
+        if (t) {
+            t->failed++;
+            snprintf(t->error, sizeof(t->error), "%s", rd_kafka_err2str(m->err));
+        }
     } else {
-        d->acked++;
         d->delivered_total++;
+        if (t)
+            t->acked++;
     }
+    if (t)
+        t->pending--;
 }
 
 struct dlq *dlq_new(const struct cfg *c, char *err, size_t errsz)
@@ -73,7 +80,7 @@ void dlq_free(struct dlq *d)
 }
 
 int dlq_send(struct dlq *d, const rd_kafka_message_t *m, const char *reason, const char *detail,
-             char *err, size_t errsz)
+             struct dlq_tally *tally, char *err, size_t errsz)
 {
     char partition[16], offset[32];
     snprintf(partition, sizeof(partition), "%" PRId32, m->partition);
@@ -86,30 +93,55 @@ int dlq_send(struct dlq *d, const rd_kafka_message_t *m, const char *reason, con
         RD_KAFKA_V_HEADER(DLQ_H_ERROR, detail ? detail : "", -1),
         RD_KAFKA_V_HEADER(DLQ_H_TOPIC, topic, -1),
         RD_KAFKA_V_HEADER(DLQ_H_PARTITION, partition, -1),
-        RD_KAFKA_V_HEADER(DLQ_H_OFFSET, offset, -1), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADER(DLQ_H_OFFSET, offset, -1), RD_KAFKA_V_OPAQUE(tally), RD_KAFKA_V_END);
     if (e) {
         snprintf(err, errsz, "dlq: cannot queue dead letter for %s/%s/%s: %s", topic, partition,
                  offset, rd_kafka_err2str(e));
         return -1;
     }
-    d->queued++;
+    d->outstanding++;
+    if (tally)
+        tally->pending++;
     LOG(LOG_WARN, "dead-lettered", LF_STR("reason", reason), LF_STR("error", detail),
         LF_STR("topic", topic), LF_INT("partition", m->partition), LF_INT("offset", m->offset));
     return 0;
 }
 
-int dlq_flush(struct dlq *d, int timeout_ms, char *err, size_t errsz)
+void dlq_poll(struct dlq *d)
 {
-    if (d->queued == 0)
-        return 0;
-    rd_kafka_flush(d->rk, timeout_ms);
-    int ok = d->failed == 0 && d->acked == d->queued;
-    if (!ok)
-        snprintf(err, errsz, "dlq: %lu of %lu dead letters to %s not acknowledged: %s",
-                 d->queued - d->acked, d->queued, d->topic,
-                 d->failed ? d->last_error : "timed out");
-    d->queued = d->acked = d->failed = 0;
-    return ok ? 0 : -1;
+    if (d->outstanding)
+        rd_kafka_poll(d->rk, 0);
+}
+
+void dlq_wake_fd(struct dlq *d, int fd)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(d->rk);
+    if (!q)
+        return;
+    static const char one = 1;
+    rd_kafka_queue_io_event_enable(q, fd, &one, 1);
+    rd_kafka_queue_destroy(q);
+}
+
+unsigned long dlq_outstanding(const struct dlq *d)
+{
+    return d->outstanding;
+}
+
+int dlq_drain(struct dlq *d, int timeout_ms)
+{
+    if (d->outstanding)
+        rd_kafka_flush(d->rk, timeout_ms);
+    return d->outstanding ? -1 : 0;
+}
+
+void dlq_abandon(struct dlq *d)
+{
+    if (!d->outstanding)
+        return;
+    rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(d->rk, 1000);
+    d->abandoned = 1;
 }
 
 unsigned long dlq_delivered(const struct dlq *d)

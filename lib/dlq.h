@@ -20,16 +20,39 @@
 
 struct dlq;
 
+/* Dead letters of one batch: how many await their ack, how many failed and why. Filled in by
+ * delivery reports, which dlq_poll serves; must outlive them (see dlq_abandon). */
+struct dlq_tally {
+    unsigned long pending;
+    unsigned long acked;
+    unsigned long failed;
+    char error[256];
+};
+
 struct dlq *dlq_new(const struct cfg *c, char *err, size_t errsz);
+/* Waits up to 5 s for outstanding dead letters, then destroys the producer. */
 void dlq_free(struct dlq *d);
 
-/* Queues a dead letter for message m. Returns 0, or -1 with err (queue full, no memory). */
+/* Queues a dead letter for message m, counted in tally. Returns 0, or -1 with err (queue
+ * full, no memory). */
 int dlq_send(struct dlq *d, const rd_kafka_message_t *m, const char *reason, const char *detail,
-             char *err, size_t errsz);
+             struct dlq_tally *tally, char *err, size_t errsz);
 
-/* Waits until every dead letter queued since the last call is acknowledged. Returns 0, or -1
- * with err when one failed or the timeout passed (the caller must then not commit). */
-int dlq_flush(struct dlq *d, int timeout_ms, char *err, size_t errsz);
+/* Serves delivery reports without waiting (updates the tallies). */
+void dlq_poll(struct dlq *d);
+
+/* Makes the producer write a byte to fd whenever a delivery report is ready. */
+void dlq_wake_fd(struct dlq *d, int fd);
+
+/* Dead letters not yet acknowledged or failed. */
+unsigned long dlq_outstanding(const struct dlq *d);
+
+/* Waits up to timeout_ms for every outstanding delivery report. Returns 0 when none is left. */
+int dlq_drain(struct dlq *d, int timeout_ms);
+
+/* Purges what is not yet delivered and serves its (failed) reports, so that no report can
+ * touch a tally afterwards. */
+void dlq_abandon(struct dlq *d);
 
 /* Dead letters acknowledged since start. */
 unsigned long dlq_delivered(const struct dlq *d);

@@ -13,12 +13,14 @@
 #include "config.h"
 #include "lag.h"
 
-/* Called before partitions are taken away, so their batch can be written and committed. */
+/* Called before partitions are taken away, so their batches can be written and committed;
+ * lost = 1 when the group already gave them to another member (commits would fail). */
 typedef void (*kafka_revoke_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
-                                void *opaque);
+                                int lost, void *opaque);
 
-/* Called after partitions are assigned (count = how many). */
-typedef void (*kafka_assign_fn)(int count, void *opaque);
+/* Called after partitions are assigned. */
+typedef void (*kafka_assign_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
+                                void *opaque);
 /* Called with librdkafka's statistics JSON (statistics.interval.ms). */
 typedef void (*kafka_stats_fn)(const char *json, size_t len, void *opaque);
 

@@ -46,6 +46,7 @@ struct metrics_live {
     _Atomic int joined;           /* the consumer got an assignment from the group */
     _Atomic int assigned;         /* partitions currently assigned */
     _Atomic int paused;           /* partitions currently paused */
+    _Atomic int batches_in_flight; /* closed batches being written */
     struct cosmos_live cosmos;    /* reachable, in flight */
 };
 

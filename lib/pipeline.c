@@ -1,17 +1,27 @@
 /*
- * pipeline: one microbatch from consumed messages to committed offsets.
+ * pipeline: batches from consumed messages to committed offsets, several in flight at once.
  */
 #include "pipeline.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
 
-/* Per-message state while a batch is flushed. */
+/* Backpressure shorter than this only stops polling the consumer (its prefetch queue is
+ * bounded); longer, the partitions are paused so that polling can go on serving rebalances
+ * and errors without taking more messages. */
+#define PIPELINE_PAUSE_AFTER_MS 250
+/* A failed commit is retried this long after, with whatever became durable since. */
+#define PIPELINE_COMMIT_RETRY_MS 1000
+
+/* Per-message state of a closed batch. */
 struct pipeline_entry {
     rd_kafka_message_t *msg;
     struct order_doc doc;
@@ -20,44 +30,144 @@ struct pipeline_entry {
     char detail[160];
 };
 
+/* A closed batch, from submission to commit. */
+struct pipeline_batch {
+    struct pipeline_batch *next;
+    struct batch items;           /* the messages, owned */
+    struct pipeline_entry *e;     /* one per message */
+    struct batch_key *keys;       /* one per parsed order */
+    size_t nkeys;
+    size_t *key_write;            /* keys[k] (not superseded) -> its write */
+    struct batch_index index;     /* over keys: later batches find their predecessors */
+    struct cosmos_write *w;       /* one per distinct document */
+    size_t *write_entry;          /* w[j] -> its entry */
+    size_t nw;
+    struct cosmos_run *run;
+    struct dlq_tally dlq;
+    int settled; /* Cosmos is done and its rejections are dead-lettered */
+    int64_t t0;
+};
+
+static int pipeline_fail(struct pipeline *p, const char *why)
+{
+    if (!p->fatal) {
+        p->fatal = 1;
+        snprintf(p->fatal_error, sizeof(p->fatal_error), "%s", why);
+    }
+    return -1;
+}
+
+static int pipeline_pipe(int fds[2])
+{
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        int fl = fcntl(fds[i], F_GETFL);
+        if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            close(fds[0]);
+            close(fds[1]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client *cosmos,
                   struct dlq *dlq, struct metrics *metrics)
 {
     memset(p, 0, sizeof(*p));
+    p->wake[0] = p->wake[1] = -1;
     p->metrics = metrics;
     p->cfg = c;
     p->cosmos = cosmos;
     p->dlq = dlq;
+    p->max_in_flight = (int)c->pipeline_max_batches;
     p->spec.id_field = c->order_id_field;
     p->spec.partition_key_path = c->cosmos_partition_key_path;
-    return batch_init(&p->batch, (size_t)c->batch_max_count, (size_t)c->batch_max_bytes,
-                      c->batch_max_wait_ms);
+    if (batch_init(&p->open, (size_t)c->batch_max_count, (size_t)c->batch_max_bytes,
+                   c->batch_max_wait_ms) != 0)
+        return -1;
+    if (pipeline_pipe(p->wake) != 0) {
+        batch_free(&p->open);
+        return -1;
+    }
+    dlq_wake_fd(dlq, p->wake[1]);
+    return 0;
 }
 
-static void pipeline_release(struct pipeline *p)
+void pipeline_attach(struct pipeline *p, rd_kafka_t *consumer)
 {
-    for (size_t i = 0; i < p->batch.count; i++)
-        rd_kafka_message_destroy(p->batch.items[i].msg);
-    batch_clear(&p->batch);
+    p->consumer = consumer;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(consumer);
+    if (q) {
+        static const char one = 1;
+        rd_kafka_queue_io_event_enable(q, p->wake[1], &one, 1);
+        rd_kafka_queue_destroy(q);
+    }
+}
+
+static void pipeline_release_items(struct batch *b)
+{
+    for (size_t i = 0; i < b->count; i++)
+        rd_kafka_message_destroy(b->items[i].msg);
+    batch_clear(b);
+}
+
+static void pipeline_batch_free(struct pipeline_batch *pb)
+{
+    if (!pb)
+        return;
+    cosmos_run_free(pb->run);
+    for (size_t i = 0; pb->e && i < pb->items.count; i++)
+        order_doc_free(&pb->e[i].doc);
+    pipeline_release_items(&pb->items);
+    batch_free(&pb->items);
+    batch_index_free(&pb->index);
+    free(pb->e);
+    free(pb->keys);
+    free(pb->key_write);
+    free(pb->w);
+    free(pb->write_entry);
+    free(pb);
 }
 
 void pipeline_free(struct pipeline *p)
 {
-    pipeline_release(p);
-    batch_free(&p->batch);
+    if (p->head && p->dlq)
+        dlq_abandon(p->dlq); /* no delivery report may touch a tally freed below */
+    while (p->head) {
+        struct pipeline_batch *pb = p->head;
+        p->head = pb->next;
+        pipeline_batch_free(pb);
+    }
+    p->tail = NULL;
+    p->in_flight = 0;
+    pipeline_release_items(&p->open);
+    batch_free(&p->open);
+    free(p->marks);
+    p->marks = NULL;
+    p->nmarks = p->marks_cap = 0;
+    for (int i = 0; i < 2; i++)
+        if (p->wake[i] >= 0)
+            close(p->wake[i]);
+    p->wake[0] = p->wake[1] = -1;
 }
 
-static int pipeline_fail(struct pipeline *p, const char *why)
+/* The open batch cannot take more and cannot be submitted. */
+static int pipeline_full(const struct pipeline *p)
 {
-    p->fatal = 1;
-    snprintf(p->fatal_error, sizeof(p->fatal_error), "%s", why);
-    pipeline_release(p);
-    return -1;
+    return batch_full(&p->open) && p->in_flight >= p->max_in_flight;
+}
+
+int pipeline_wants_messages(const struct pipeline *p)
+{
+    return !p->fatal && (p->paused || !batch_full(&p->open));
 }
 
 int pipeline_add(struct pipeline *p, rd_kafka_message_t *m)
 {
-    if (batch_add(&p->batch, m, m->partition, m->offset, m->len, clock_mono_ms()) != 0) {
+    if (batch_add(&p->open, m, m->partition, m->offset, m->len, clock_mono_ms()) != 0) {
         rd_kafka_message_destroy(m);
         return pipeline_fail(p, "out of memory adding to the batch");
     }
@@ -65,106 +175,182 @@ int pipeline_add(struct pipeline *p, rd_kafka_message_t *m)
     return 0;
 }
 
-int pipeline_due(const struct pipeline *p)
-{
-    return batch_ready(&p->batch, clock_mono_ms());
-}
-
-int pipeline_wait_ms(const struct pipeline *p, int cap_ms)
-{
-    int64_t left = batch_time_left_ms(&p->batch, clock_mono_ms());
-    return left < 0 || left > cap_ms ? cap_ms : (int)left;
-}
-
-/* Parses every message; bad ones go to the DLQ at once. */
-static int pipeline_parse(struct pipeline *p, struct pipeline_entry *e, size_t n)
+/* Parses every message; bad ones go to the DLQ at once. Returns 0 or -1 (p->fatal set). */
+static int pipeline_parse(struct pipeline *p, struct pipeline_batch *pb)
 {
     char err[512];
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_message_t *m = p->batch.items[i].msg;
+    for (size_t i = 0; i < pb->items.count; i++) {
+        struct pipeline_entry *e = &pb->e[i];
+        rd_kafka_message_t *m = pb->items.items[i].msg;
         rd_kafka_timestamp_type_t tstype;
         struct order_meta meta = {rd_kafka_topic_name(m->rkt), m->partition, m->offset,
                                   rd_kafka_message_timestamp(m, &tstype)};
-        e[i].msg = m;
-        e[i].reason = order_to_doc(&p->spec, m->payload, m->len, &meta, &e[i].doc, e[i].detail,
-                                   sizeof(e[i].detail));
-        if (e[i].reason == ORDER_NO_MEMORY)
+        e->msg = m;
+        e->reason = order_to_doc(&p->spec, m->payload, m->len, &meta, &e->doc, e->detail,
+                                 sizeof(e->detail));
+        if (e->reason == ORDER_NO_MEMORY)
             return pipeline_fail(p, "out of memory parsing an order");
-        if (e[i].reason == ORDER_OK)
+        if (e->reason == ORDER_OK)
             continue;
-        e[i].dlq_reason = order_reason_name(e[i].reason);
-        if (dlq_send(p->dlq, m, e[i].dlq_reason, e[i].detail, err, sizeof(err)))
+        e->dlq_reason = order_reason_name(e->reason);
+        if (dlq_send(p->dlq, m, e->dlq_reason, e->detail, &pb->dlq, err, sizeof(err)))
             return pipeline_fail(p, err);
     }
     return 0;
 }
 
-/* Builds the list of writes, one per distinct (partition key, id), newest offset wins. */
-static size_t pipeline_plan_writes(struct pipeline *p, struct pipeline_entry *e, size_t n,
-                                   struct batch_key *keys, struct cosmos_write *w, size_t *map)
+/* The newest write of document (pk, id) in the batches already in flight, or NULL. */
+static const struct cosmos_write *pipeline_predecessor(const struct pipeline *p, const char *pk,
+                                                       const char *id)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (e[i].reason == ORDER_OK)
-            keys[k++] = (struct batch_key){e[i].doc.id, e[i].doc.pk_json, e[i].msg->offset,
-                                           e[i].msg->partition, 0};
-    size_t folded = batch_coalesce(keys, k);
-    if (folded == (size_t)-1)
-        folded = 0; /* out of memory: write every version, still correct, in offset order */
-    p->stats.coalesced += folded;
-    size_t nw = 0, ki = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (e[i].reason != ORDER_OK)
-            continue;
-        if (!keys[ki++].superseded) {
-            w[nw] = (struct cosmos_write){.id = e[i].doc.id,
-                                          .pk_json = e[i].doc.pk_json,
-                                          .body = e[i].doc.body,
-                                          .body_len = e[i].doc.body_len};
-            map[nw++] = i;
-        }
+    const struct cosmos_write *found = NULL;
+    for (const struct pipeline_batch *b = p->head; b; b = b->next) {
+        long k = batch_index_find(&b->index, pk, id);
+        if (k >= 0)
+            found = &b->w[b->key_write[k]]; /* later batches overwrite: newest wins */
     }
-    return nw;
+    return found;
 }
 
-/* Dead-letters what Cosmos rejected, waits for every DLQ ack, then commits. */
-static int pipeline_settle(struct pipeline *p, struct pipeline_entry *e, struct cosmos_write *w,
-                           size_t nw, const size_t *map)
+/*
+ * Builds the writes, one per distinct (partition key, id), newest offset wins, each after
+ * its predecessor in an earlier batch. Returns 0 or -1 (p->fatal set).
+ */
+static int pipeline_plan(struct pipeline *p, struct pipeline_batch *pb)
+{
+    size_t n = pb->items.count, k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pb->e[i].reason == ORDER_OK)
+            pb->keys[k++] = (struct batch_key){pb->e[i].doc.id, pb->e[i].doc.pk_json,
+                                               pb->e[i].msg->offset, pb->e[i].msg->partition, 0};
+    pb->nkeys = k;
+    size_t folded = batch_coalesce(pb->keys, k);
+    if (folded == (size_t)-1)
+        return pipeline_fail(p, "out of memory coalescing a batch");
+    p->stats.coalesced += folded;
+    size_t ki = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pb->e[i].reason != ORDER_OK)
+            continue;
+        if (pb->keys[ki].superseded) {
+            ki++;
+            continue;
+        }
+        const struct order_doc *d = &pb->e[i].doc;
+        pb->w[pb->nw] = (struct cosmos_write){.id = d->id,
+                                              .pk_json = d->pk_json,
+                                              .body = d->body,
+                                              .body_len = d->body_len,
+                                              .after = pipeline_predecessor(p, d->pk_json, d->id)};
+        pb->key_write[ki++] = pb->nw;
+        pb->write_entry[pb->nw++] = i;
+    }
+    if (batch_index_build(&pb->index, pb->keys, pb->nkeys) != 0)
+        return pipeline_fail(p, "out of memory indexing a batch");
+    return 0;
+}
+
+/* Closes the open batch and starts writing it. Returns 0 or -1 (p->fatal set). */
+static int pipeline_submit(struct pipeline *p)
+{
+    struct pipeline_batch *pb = calloc(1, sizeof(*pb));
+    if (!pb)
+        return pipeline_fail(p, "out of memory closing a batch");
+    pb->items = p->open;
+    pb->t0 = clock_mono_ms();
+    if (batch_init(&p->open, (size_t)p->cfg->batch_max_count, (size_t)p->cfg->batch_max_bytes,
+                   p->cfg->batch_max_wait_ms) != 0) {
+        p->open = pb->items; /* keep the messages where they were */
+        free(pb);
+        return pipeline_fail(p, "out of memory opening a batch");
+    }
+    size_t n = pb->items.count;
+    pb->e = calloc(n, sizeof(*pb->e));
+    pb->keys = calloc(n, sizeof(*pb->keys));
+    pb->key_write = calloc(n, sizeof(*pb->key_write));
+    pb->w = calloc(n, sizeof(*pb->w));
+    pb->write_entry = calloc(n, sizeof(*pb->write_entry));
+    /* Linked in first: from now on pipeline_free releases it whatever happens. */
+    if (p->tail)
+        p->tail->next = pb;
+    else
+        p->head = pb;
+    p->tail = pb;
+    p->in_flight++;
+    if (p->metrics)
+        atomic_store(&p->metrics->live.batches_in_flight, p->in_flight);
+    if (!pb->e || !pb->keys || !pb->key_write || !pb->w || !pb->write_entry)
+        return pipeline_fail(p, "out of memory closing a batch");
+    if (pipeline_parse(p, pb) != 0 || pipeline_plan(p, pb) != 0)
+        return -1;
+    pb->run = cosmos_run_new(p->cosmos, pb->w, pb->nw);
+    if (!pb->run)
+        return pipeline_fail(p, "out of memory starting the writes of a batch");
+    return 0;
+}
+
+/* Cosmos is done with pb: dead-letters what it rejected. Returns 0 or -1 (p->fatal set). */
+static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
 {
     char err[512], detail[320];
-    for (size_t j = 0; j < nw; j++) {
-        if (w[j].outcome == COSMOS_WRITTEN) {
+    enum cosmos_result r = cosmos_run_result(pb->run, err, sizeof(err));
+    if (r == COSMOS_RUNNING)
+        return 0;
+    if (r != COSMOS_OK)
+        return pipeline_fail(p, err);
+    for (size_t j = 0; j < pb->nw; j++) {
+        struct cosmos_write *w = &pb->w[j];
+        if (w->outcome == COSMOS_WRITTEN) {
             p->stats.written++;
             continue;
         }
-        snprintf(detail, sizeof(detail), "HTTP %d: %s", w[j].status, w[j].error);
-        e[map[j]].dlq_reason = "cosmos_rejected";
-        if (dlq_send(p->dlq, e[map[j]].msg, "cosmos_rejected", detail, err, sizeof(err)))
+        struct pipeline_entry *e = &pb->e[pb->write_entry[j]];
+        snprintf(detail, sizeof(detail), "HTTP %d: %s", w->status, w->error);
+        e->dlq_reason = "cosmos_rejected";
+        if (dlq_send(p->dlq, e->msg, "cosmos_rejected", detail, &pb->dlq, err, sizeof(err)))
             return pipeline_fail(p, err);
     }
-    unsigned long before = dlq_delivered(p->dlq);
-    if (dlq_flush(p->dlq, 30000, err, sizeof(err)) != 0)
-        return pipeline_fail(p, err);
-    p->stats.dead_lettered += dlq_delivered(p->dlq) - before;
-    struct batch_mark *marks = malloc(p->batch.count * sizeof(*marks));
-    if (!marks)
-        return pipeline_fail(p, "out of memory committing");
-    size_t nm = batch_watermarks(&p->batch, marks);
-    if (kafka_commit_marks(p->consumer, p->cfg->kafka_topic, marks, nm, err, sizeof(err))) {
-        /* Everything is durable; a failed commit only means redelivery (upserts are
-         * idempotent), e.g. after the group rebalanced under us. */
-        p->stats.commit_failures++;
-        LOG(LOG_WARN, "commit failed; the batch will be redelivered", LF_STR("error", err));
-    } else {
-        p->stats.commits++;
-    }
-    free(marks);
+    pb->settled = 1;
     return 0;
 }
 
-/* Publishes the batch to the metrics registry: one lock per batch. */
-static void pipeline_publish(struct pipeline *p, const struct pipeline_entry *e, size_t n,
-                             int64_t t0)
+/* Adds pb's next offsets to the marks to commit. Returns 0 or -1 (out of memory). */
+static int pipeline_merge_marks(struct pipeline *p, const struct pipeline_batch *pb)
+{
+    struct batch_mark bm[64];
+    struct batch_mark *marks = pb->items.count <= 64 ? bm : malloc(pb->items.count * sizeof(*marks));
+    if (!marks)
+        return -1;
+    size_t nm = batch_watermarks(&pb->items, marks);
+    int rc = 0;
+    for (size_t i = 0; i < nm && rc == 0; i++) {
+        size_t k = 0;
+        while (k < p->nmarks && p->marks[k].partition != marks[i].partition)
+            k++;
+        if (k < p->nmarks) {
+            if (marks[i].next_offset > p->marks[k].next_offset)
+                p->marks[k].next_offset = marks[i].next_offset;
+            continue;
+        }
+        if (p->nmarks == p->marks_cap) {
+            size_t cap = p->marks_cap ? p->marks_cap * 2 : 16;
+            struct batch_mark *grown = realloc(p->marks, cap * sizeof(*grown));
+            if (!grown) {
+                rc = -1;
+                break;
+            }
+            p->marks = grown;
+            p->marks_cap = cap;
+        }
+        p->marks[p->nmarks++] = marks[i];
+    }
+    if (marks != bm)
+        free(marks);
+    return rc;
+}
+
+/* Publishes a finished batch to the metrics registry: one lock per batch. */
+static void pipeline_publish(struct pipeline *p, const struct pipeline_batch *pb)
 {
     if (!p->metrics)
         return;
@@ -173,57 +359,199 @@ static void pipeline_publish(struct pipeline *p, const struct pipeline_entry *e,
     metrics_lock(m);
     m->counters = p->stats;
     m->cosmos = *cosmos_client_stats(p->cosmos);
-    metrics_observe(&m->batch_size, (double)n);
-    metrics_observe(&m->batch_seconds, (double)(clock_mono_ms() - t0) / 1000.0);
-    for (size_t i = 0; i < n; i++) {
+    metrics_observe(&m->batch_size, (double)pb->items.count);
+    metrics_observe(&m->batch_seconds, (double)(clock_mono_ms() - pb->t0) / 1000.0);
+    for (size_t i = 0; i < pb->items.count; i++) {
         rd_kafka_timestamp_type_t type;
-        int64_t ts = rd_kafka_message_timestamp(e[i].msg, &type);
+        int64_t ts = rd_kafka_message_timestamp(pb->e[i].msg, &type);
         if (ts >= 0)
             metrics_observe(&m->e2e_seconds, (double)(now - ts) / 1000.0);
-        if (e[i].dlq_reason)
-            metrics_count_reason(m, e[i].dlq_reason);
+        if (pb->e[i].dlq_reason)
+            metrics_count_reason(m, pb->e[i].dlq_reason);
     }
     metrics_unlock(m);
 }
 
-int pipeline_flush(struct pipeline *p)
+/* Removes the finished head batch; later batches stop pointing at its writes. */
+static void pipeline_retire_head(struct pipeline *p)
 {
-    size_t n = p->batch.count;
-    if (n == 0)
-        return 0;
-    int64_t t0 = clock_mono_ms();
-    struct pipeline_entry *e = calloc(n, sizeof(*e));
-    struct batch_key *keys = calloc(n, sizeof(*keys));
-    struct cosmos_write *w = calloc(n, sizeof(*w));
-    size_t *map = calloc(n, sizeof(*map));
-    int rc = -1;
+    struct pipeline_batch *pb = p->head;
+    p->head = pb->next;
+    if (!p->head)
+        p->tail = NULL;
+    p->in_flight--;
+    if (p->metrics)
+        atomic_store(&p->metrics->live.batches_in_flight, p->in_flight);
+    for (struct pipeline_batch *b = p->head; b; b = b->next)
+        for (size_t j = 0; j < b->nw; j++)
+            if (b->w[j].after >= pb->w && b->w[j].after < pb->w + pb->nw)
+                b->w[j].after = NULL;
+    pipeline_batch_free(pb);
+}
+
+/* Settles every batch Cosmos is done with and retires the durable ones at the head, in
+ * order, into the marks to commit. Returns how many were retired. */
+static int pipeline_collect(struct pipeline *p)
+{
+    for (struct pipeline_batch *pb = p->head; pb && !p->fatal; pb = pb->next)
+        if (!pb->settled)
+            pipeline_settle(p, pb);
+    int retired = 0;
+    while (!p->fatal && p->head && p->head->settled && p->head->dlq.pending == 0) {
+        struct pipeline_batch *pb = p->head;
+        if (pb->dlq.failed) {
+            char msg[400];
+            snprintf(msg, sizeof(msg), "dlq: %lu dead letters not acknowledged: %s",
+                     pb->dlq.failed, pb->dlq.error);
+            pipeline_fail(p, msg);
+            break;
+        }
+        p->stats.dead_lettered += pb->dlq.acked;
+        if (pipeline_merge_marks(p, pb) != 0) {
+            pipeline_fail(p, "out of memory committing");
+            break;
+        }
+        p->stats.batches++;
+        pipeline_publish(p, pb);
+        LOG(LOG_DEBUG, "batch done", LF_INT("messages", pb->items.count),
+            LF_INT("writes", pb->nw), LF_INT("ms", clock_mono_ms() - pb->t0));
+        pipeline_retire_head(p);
+        retired++;
+    }
+    return retired;
+}
+
+/* Commits the marks of partitions still assigned, synchronously. A failure is retried
+ * later (PIPELINE_COMMIT_RETRY_MS) with the marks kept: only redelivery is at stake. */
+static void pipeline_commit(struct pipeline *p)
+{
     char err[512];
-    if (!e || !keys || !w || !map) {
-        pipeline_fail(p, "out of memory flushing a batch");
-        goto out;
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(p->consumer, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned) {
+        p->commit_retry_ms = clock_mono_ms() + PIPELINE_COMMIT_RETRY_MS;
+        return;
     }
-    if (pipeline_parse(p, e, n) != 0)
-        goto out;
-    size_t nw = pipeline_plan_writes(p, e, n, keys, w, map);
-    enum cosmos_result r = cosmos_upsert_all(p->cosmos, w, nw, p->deadline_ms, err, sizeof(err));
-    if (r != COSMOS_OK) {
-        pipeline_fail(p, err);
-        goto out;
+    size_t kept = 0;
+    for (size_t i = 0; i < p->nmarks; i++)
+        if (rd_kafka_topic_partition_list_find(assigned, p->cfg->kafka_topic,
+                                               p->marks[i].partition))
+            p->marks[kept++] = p->marks[i];
+    rd_kafka_topic_partition_list_destroy(assigned);
+    p->nmarks = kept; /* partitions taken away since: their new owner re-reads them */
+    if (kept == 0) {
+        p->commit_retry_ms = 0;
+        return;
     }
-    if (pipeline_settle(p, e, w, nw, map) != 0)
-        goto out;
-    p->stats.batches++;
-    pipeline_publish(p, e, n, t0);
-    LOG(LOG_DEBUG, "batch done", LF_INT("messages", n), LF_INT("writes", nw),
-        LF_INT("ms", clock_mono_ms() - t0));
-    pipeline_release(p);
-    rc = 0;
-out:
-    for (size_t i = 0; e && i < n; i++)
-        order_doc_free(&e[i].doc);
-    free(e);
-    free(keys);
-    free(w);
-    free(map);
-    return rc;
+    if (kafka_commit_marks(p->consumer, p->cfg->kafka_topic, p->marks, p->nmarks, err,
+                           sizeof(err)) == 0) {
+        p->stats.commits++;
+        p->nmarks = 0;
+        p->commit_retry_ms = 0;
+        return;
+    }
+    p->stats.commit_failures++;
+    p->commit_retry_ms = clock_mono_ms() + PIPELINE_COMMIT_RETRY_MS;
+    LOG(LOG_WARN, "commit failed; retrying", LF_STR("error", err));
+}
+
+/* Pauses or resumes every assigned partition. */
+static void pipeline_set_paused(struct pipeline *p, int paused)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(p->consumer, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned)
+        return;
+    rd_kafka_resp_err_t e = paused ? rd_kafka_pause_partitions(p->consumer, assigned)
+                                   : rd_kafka_resume_partitions(p->consumer, assigned);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        p->paused = paused;
+        if (p->metrics)
+            atomic_store(&p->metrics->live.paused, paused ? assigned->cnt : 0);
+        LOG(LOG_DEBUG, paused ? "backpressure: partitions paused" : "partitions resumed",
+            LF_INT("partitions", assigned->cnt), LF_INT("batches_in_flight", p->in_flight));
+    } else {
+        LOG(LOG_WARN, "cannot pause or resume partitions", LF_STR("error", rd_kafka_err2str(e)));
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
+}
+
+void pipeline_on_assign(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts)
+{
+    if (!p->paused || parts->cnt == 0)
+        return;
+    rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
+    if (!copy)
+        return;
+    if (rd_kafka_pause_partitions(p->consumer, copy) == RD_KAFKA_RESP_ERR_NO_ERROR && p->metrics)
+        atomic_fetch_add(&p->metrics->live.paused, copy->cnt);
+    rd_kafka_topic_partition_list_destroy(copy);
+}
+
+/* Network, wake-ups, DLQ reports, settling: the part of a turn drain shares. */
+static void pipeline_turn(struct pipeline *p, int wait_ms)
+{
+    char sink[64];
+    cosmos_step(p->cosmos, wait_ms, p->wake[0]);
+    while (read(p->wake[0], sink, sizeof(sink)) > 0)
+        ;
+    dlq_poll(p->dlq);
+    int retired = pipeline_collect(p);
+    /* Liveness: idle, or something finished. A request hanging with nothing else finishing
+     * is no progress; each finished Cosmos request also counts (lib/cosmos). */
+    if (p->metrics && (retired || p->in_flight == 0))
+        metrics_heartbeat(p->metrics);
+}
+
+static int64_t pipeline_min(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+void pipeline_step(struct pipeline *p, int wait_cap_ms, int consumer_more)
+{
+    if (p->fatal)
+        return;
+    int64_t now = clock_mono_ms();
+    while (!p->fatal && p->in_flight < p->max_in_flight && batch_ready(&p->open, now))
+        pipeline_submit(p);
+    if (pipeline_full(p)) {
+        if (!p->blocked_ms)
+            p->blocked_ms = now;
+        if (!p->paused && now - p->blocked_ms >= PIPELINE_PAUSE_AFTER_MS)
+            pipeline_set_paused(p, 1);
+    } else {
+        p->blocked_ms = 0;
+        if (p->paused)
+            pipeline_set_paused(p, 0);
+    }
+    int64_t wait = wait_cap_ms;
+    if (consumer_more && pipeline_wants_messages(p))
+        wait = 0;
+    if (p->open.count > 0 && p->in_flight < p->max_in_flight)
+        wait = pipeline_min(wait, batch_time_left_ms(&p->open, now));
+    if (p->blocked_ms && !p->paused)
+        wait = pipeline_min(wait, p->blocked_ms + PIPELINE_PAUSE_AFTER_MS - now);
+    if (p->nmarks && p->commit_retry_ms)
+        wait = pipeline_min(wait, p->commit_retry_ms - now);
+    pipeline_turn(p, wait < 0 ? 0 : (int)wait);
+    if (!p->fatal && p->nmarks && (!p->commit_retry_ms || clock_mono_ms() >= p->commit_retry_ms))
+        pipeline_commit(p);
+}
+
+int pipeline_drain(struct pipeline *p)
+{
+    if (!p->fatal && p->open.count > 0)
+        pipeline_submit(p);
+    while (!p->fatal && p->head) {
+        if (p->deadline_ms && clock_mono_ms() >= p->deadline_ms) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "deadline passed with %d batches not written",
+                     p->in_flight);
+            pipeline_fail(p, msg);
+            break;
+        }
+        pipeline_turn(p, 100);
+    }
+    if (p->nmarks)
+        pipeline_commit(p); /* what is durable, also after a failure */
+    return p->fatal ? -1 : 0;
 }

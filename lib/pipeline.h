@@ -1,8 +1,10 @@
 /*
- * pipeline: what happens to one microbatch. Owns the open batch of consumed messages and
- * turns it into durable state: parse -> dead-letter the bad ones -> coalesce same ids ->
- * upsert to Cosmos -> dead-letter what Cosmos rejects -> wait for DLQ acks -> commit.
- * Nothing is committed unless every message of the batch is written or dead-lettered.
+ * pipeline: the path of consumed messages to committed offsets. Owns the open microbatch,
+ * the closed batches in flight (parse -> dead-letter the bad ones -> coalesce same ids ->
+ * upsert to Cosmos -> dead-letter what Cosmos rejects -> DLQ acks), the commit of their
+ * offsets strictly in order, and backpressure (pausing the consumer when full).
+ * Up to pipeline.max_batches batches are written at once while the next one fills; an
+ * offset is committed only when every message at or below it is written or dead-lettered.
  */
 #ifndef ORDERSINK_PIPELINE_H
 #define ORDERSINK_PIPELINE_H
@@ -17,36 +19,66 @@
 #include "metrics.h"
 #include "order.h"
 
+struct pipeline_batch;
+
 struct pipeline {
     const struct cfg *cfg;
     rd_kafka_t *consumer;
     struct cosmos_client *cosmos;
     struct dlq *dlq;
-    struct batch batch;
-    struct order_spec spec;
-    struct metrics_counters stats;
     struct metrics *metrics; /* updated once per batch */
+    struct order_spec spec;
+    struct batch open;                        /* the batch being filled */
+    struct pipeline_batch *head, *tail;       /* closed batches in flight, oldest first */
+    int in_flight, max_in_flight;             /* closed batches in flight, and the bound */
+    struct batch_mark *marks;                 /* durable, not yet committed: per partition */
+    size_t nmarks, marks_cap;
+    int64_t commit_retry_ms; /* monotonic: when to retry a failed commit; 0 = no failure */
+    int wake[2];             /* pipe the consumer and DLQ queues write to when they have events */
+    int consumer_more;       /* the consumer's queue may hold more messages */
+    int64_t blocked_ms;      /* monotonic: since when the pipeline has been full; 0 = not full */
+    int paused;              /* the assigned partitions are paused for backpressure */
+    struct metrics_counters stats;
     int64_t deadline_ms; /* monotonic; 0 = none. Set for shutdown. */
     int fatal;           /* set when the worker must stop without committing */
     char fatal_error[512];
 };
 
+/* Returns 0, or -1 (out of memory, no pipe) with nothing to free. */
 int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client *cosmos,
                   struct dlq *dlq, struct metrics *metrics);
+
+/* Connects the consumer: its queue wakes the pipeline's waits. */
+void pipeline_attach(struct pipeline *p, rd_kafka_t *consumer);
+
+/* Cancels what is in flight (nothing more is committed) and frees everything. */
 void pipeline_free(struct pipeline *p);
 
+/* 1 when the caller should poll the consumer now: there is room for messages, or the
+ * partitions are paused (polling then only serves rebalances and errors). */
+int pipeline_wants_messages(const struct pipeline *p);
+
 /* Takes ownership of m (a message without error) into the open batch. Returns 0 or -1
- * (out of memory: m is destroyed, nothing committed past it, p->fatal set). */
+ * (out of memory: m is destroyed, p->fatal set). */
 int pipeline_add(struct pipeline *p, rd_kafka_message_t *m);
 
-/* 1 when the open batch must be flushed now. */
-int pipeline_due(const struct pipeline *p);
+/*
+ * One turn of the loop: closes and submits the open batch when it is due and there is room,
+ * pauses or resumes the partitions, drives the Cosmos requests, waiting up to wait_cap_ms
+ * (less when something falls due; not at all when consumer_more says the consumer's queue
+ * may hold messages the pipeline wants), settles finished batches and commits what became
+ * durable, in order. Sets p->fatal when the worker must stop.
+ */
+void pipeline_step(struct pipeline *p, int wait_cap_ms, int consumer_more);
 
-/* Poll timeout for the consumer: time until the open batch is due, at most cap_ms. */
-int pipeline_wait_ms(const struct pipeline *p, int cap_ms);
+/*
+ * Submits the open batch, waits for every batch in flight (until p->deadline_ms if set),
+ * and commits synchronously what is durable. For revocation and shutdown. Returns 0, or -1
+ * when something could not be written (p->fatal set; what was durable is committed).
+ */
+int pipeline_drain(struct pipeline *p);
 
-/* Writes and commits the open batch. Returns 0, or -1 with p->fatal set: then nothing of
- * the batch was committed and its messages are released (they will be redelivered). */
-int pipeline_flush(struct pipeline *p);
+/* After partitions were assigned: pauses them too while the pipeline is paused. */
+void pipeline_on_assign(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts);
 
 #endif

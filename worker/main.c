@@ -45,19 +45,22 @@ static void worker_usage(FILE *out)
 }
 
 static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
+                             int lost, void *opaque)
+{
+    (void)rk;
+    struct pipeline *p = opaque;
+    if (!p->fatal && !lost)
+        pipeline_drain(p);
+    atomic_fetch_sub(&p->metrics->live.assigned, parts->cnt);
+}
+
+static void worker_on_assign(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
                              void *opaque)
 {
     (void)rk;
     struct pipeline *p = opaque;
-    if (!p->fatal)
-        pipeline_flush(p);
-    atomic_fetch_sub(&p->metrics->live.assigned, parts->cnt);
-}
-
-static void worker_on_assign(int count, void *opaque)
-{
-    struct pipeline *p = opaque;
-    atomic_fetch_add(&p->metrics->live.assigned, count);
+    pipeline_on_assign(p, parts);
+    atomic_fetch_add(&p->metrics->live.assigned, parts->cnt);
     atomic_store(&p->metrics->live.joined, 1);
 }
 
@@ -88,19 +91,35 @@ static int worker_consumer_error(const rd_kafka_message_t *m)
     return fatal;
 }
 
+/* Most messages taken from the consumer per turn before the pipeline gets a turn. */
+#define WORKER_POLL_BURST 1000
+
 static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
                       const struct kafka_fatal *kafka_fatal)
 {
     int64_t next_stats = clock_mono_ms() + c->log_stats_interval_ms;
     int failed = 0;
+    int more = 1; /* the consumer's queue may hold messages: it was not polled empty */
     while (!worker_stop && !p->fatal && !failed) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, pipeline_wait_ms(p, 100));
-        metrics_heartbeat(p->metrics);
-        if (m && m->err) {
-            failed = worker_consumer_error(m);
-            rd_kafka_message_destroy(m);
-        } else if (m) {
-            pipeline_add(p, m);
+        int polled = 0;
+        while (pipeline_wants_messages(p) && !failed) {
+            if (polled == WORKER_POLL_BURST) {
+                more = 1;
+                break;
+            }
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 0);
+            if (!m) {
+                more = 0; /* librdkafka writes to the wake pipe when it fills again */
+                break;
+            }
+            polled++;
+            more = 1;
+            if (m->err) {
+                failed = worker_consumer_error(m);
+                rd_kafka_message_destroy(m);
+            } else {
+                pipeline_add(p, m);
+            }
         }
         if (kafka_fatal->set) {
             LOG(LOG_ERROR, "kafka: cannot connect securely or authenticate; check the Kafka "
@@ -109,8 +128,7 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
             failed = 1;
             break;
         }
-        if (pipeline_due(p))
-            pipeline_flush(p);
+        pipeline_step(p, 100, more);
         if (c->log_stats_interval_ms > 0 && clock_mono_ms() >= next_stats) {
             worker_log_progress(p, rk);
             next_stats = clock_mono_ms() + c->log_stats_interval_ms;
@@ -119,14 +137,13 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
     return failed;
 }
 
-/* SIGTERM path: flush and commit within the shutdown timeout, then leave the group. */
+/* SIGTERM path: write and commit within the shutdown timeout, then leave the group. */
 static void worker_shutdown(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c)
 {
     int64_t start = clock_mono_ms();
     /* Leave a quarter of the budget for leaving the group. */
     p->deadline_ms = start + c->shutdown_timeout_ms * 3 / 4;
-    if (!p->fatal)
-        pipeline_flush(p);
+    pipeline_drain(p);
     rd_kafka_consumer_close(rk);
     LOG(LOG_INFO, "shutdown complete", LF_INT("ms", clock_mono_ms() - start));
 }
@@ -141,6 +158,7 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
         .container = c->cosmos_container,
         .ca_file = c->cosmos_ca_file,
         .max_in_flight = (int)c->cosmos_max_in_flight,
+        .adaptive = (int)c->cosmos_adaptive_concurrency,
         .request_timeout_ms = (long)c->cosmos_request_timeout_ms,
         .retry = {(int)c->retry_max_attempts, c->retry_base_ms, c->retry_max_ms},
         .live = &metrics->live.cosmos,
@@ -177,7 +195,7 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
         LOG(LOG_ERROR, err);
         goto out;
     }
-    p.consumer = rk;
+    pipeline_attach(&p, rk);
     LOG(LOG_INFO, "worker started", LF_STR("version", ORDERSINK_VERSION),
         LF_STR("topic", c->kafka_topic), LF_STR("group", c->kafka_group_id),
         LF_STR("container", c->cosmos_container));

@@ -287,6 +287,10 @@ class Rig:
             "ORDERSINK_COSMOS_CA_FILE": self.env["COSMOS_CA_FILE"],
             "ORDERSINK_COSMOS_DATABASE": db,
             "ORDERSINK_COSMOS_CONTAINER": coll,
+            # Loopback only, and no fixed port two workers would fight over; tests that scrape
+            # the endpoint set a free port.
+            "ORDERSINK_METRICS_BIND": "127.0.0.1",
+            "ORDERSINK_METRICS_PORT": "0",
         }
 
     def kafka_security_env(self, listener):

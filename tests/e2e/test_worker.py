@@ -137,7 +137,7 @@ def test_rejected_document_goes_to_dlq(rig, cosmos_faults):
 def test_sigterm_mid_stream_exits_zero_and_commits_only_written(rig, cosmos_faults):
     topic, group, db, coll = setup_pipeline(rig, "sigterm", 3)
     rig.produce(topic, [(*order(i), None) for i in range(3000)])
-    rig.set_faults(delay_ms=400)  # slow sink: the stream is still going when SIGTERM comes
+    rig.set_faults(delay_ms=1500)  # slow sink: the stream is still going when SIGTERM comes
     env = rig.worker_env(topic, group, db, coll)
     env["ORDERSINK_SHUTDOWN_TIMEOUT_MS"] = "10000"
     w = rig.start_worker(env)
@@ -175,3 +175,27 @@ def test_bad_config_exits_2_naming_the_setting(rig):
     r = subprocess.run([WORKER_BIN, "--check-config"], env={**clean, **env},
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 0 and "a2V5" not in r.stdout and "<redacted>" in r.stdout
+
+
+def test_versions_in_concurrent_batches_land_newest_last(rig, cosmos_faults):
+    """Each version of order o1 in its own batch (batch.max_count=1), eight batches written at
+    once and the front answering in random order (jitter): the versions still reach Cosmos in
+    offset order, because a write waits for the same document's write in an earlier batch.
+    The front records the order in which the backend acknowledged o1's writes (track_id)."""
+    topic, group, db, coll = setup_pipeline(rig, "versions", 1)
+    msgs = [(*order(1000 + i), 0) for i in range(5)]
+    msgs += [(*order(1, customer="c1", version=v), 0) for v in range(1, 61)]
+    rig.produce(topic, msgs)
+    rig.set_faults(delay_jitter_ms=200, track_id="o1")
+    rig.reset_stats()
+    env = rig.worker_env(topic, group, db, coll)
+    env.update(ORDERSINK_BATCH_MAX_COUNT="1", ORDERSINK_PIPELINE_MAX_BATCHES="8",
+               ORDERSINK_COSMOS_ADAPTIVE_CONCURRENCY="0")
+    w = rig.start_worker(env)
+    wait_committed(rig, group, topic, proc=w)
+    assert rig.stop_worker(w) == 0
+    tracked = rig.stats()["tracked"]
+    assert tracked == list(range(5, 65)), f"o1's versions written out of offset order: {tracked}"
+    doc = rig.read_doc(db, coll, "o1", "c1")
+    assert doc["version"] == 60 and doc["kafka"]["offset"] == 64
+    assert rig.count_docs(db, coll) == 6

@@ -82,7 +82,38 @@ function opt(name, env) {
 }
 
 // ---------- state ----------
-const stats = () => ({ requests: 0, by_status: {}, auth_failures: 0, throttled: 0, injected_503: 0, dropped: 0, delayed: 0, rejected: 0 });
+// doc_writes: documents the backend acknowledged (a single upsert's 200/201, or each batch
+// operation's statusCode < 300), so tests can count redeliveries exactly in bulk mode too.
+// tracked: kafka.offset of every acknowledged write of the document whose id is faults.track_id,
+// in the order the backend answered them (it applies writes one at a time).
+const stats = () => ({ requests: 0, by_status: {}, auth_failures: 0, throttled: 0, injected_503: 0, dropped: 0, delayed: 0, rejected: 0, doc_writes: 0, tracked: [] });
+
+// Offsets of the acknowledged writes of document `id` in one write request and its answer.
+function trackedOffsets(req, reqBody, status, data, id) {
+  if (status < 200 || status >= 300) return [];
+  try {
+    const body = JSON.parse(reqBody.toString());
+    if (String(req.headers["x-ms-cosmos-is-batch-request"]).toLowerCase() !== "true")
+      return body.id === id ? [body.kafka && body.kafka.offset] : [];
+    const results = JSON.parse(data.toString());
+    return body.map((op, i) => (op.resourceBody && op.resourceBody.id === id && results[i] && results[i].statusCode < 300
+      ? op.resourceBody.kafka && op.resourceBody.kafka.offset : undefined)).filter((o) => o !== undefined);
+  } catch (e) {
+    return [];
+  }
+}
+
+// Documents a successful write answer acknowledges.
+function docsWritten(req, status, data) {
+  if (status < 200 || status >= 300) return 0;
+  if (String(req.headers["x-ms-cosmos-is-batch-request"]).toLowerCase() !== "true") return 1;
+  try {
+    const ops = JSON.parse(data.toString());
+    return Array.isArray(ops) ? ops.filter((o) => o && o.statusCode < 300).length : 0;
+  } catch (e) {
+    return 0;
+  }
+}
 let counters = stats();
 let faults = {};
 let faultTimer = null;
@@ -134,7 +165,10 @@ function main() {
 
     const isWrite = ["POST", "PUT", "DELETE"].includes(req.method) && resourceOf(pathname)[0] === "docs";
     if (isWrite) {
-      if (faults.delay_ms > 0) { counters.delayed++; await new Promise((r) => setTimeout(r, faults.delay_ms)); }
+      // delay_ms: every write waits this long; delay_jitter_ms: plus a random 0..jitter, so
+      // writes sent in one order can be answered in another.
+      const delay = (faults.delay_ms || 0) + Math.floor(Math.random() * (faults.delay_jitter_ms || 0));
+      if (delay > 0) { counters.delayed++; await new Promise((r) => setTimeout(r, delay)); }
       if (Math.random() < (faults.drop_ratio || 0)) { counters.dropped++; return req.socket.destroy(); }
       if (Math.random() < (faults.throttle_ratio || 0)) {
         counters.throttled++;
@@ -166,6 +200,9 @@ function main() {
         delete h.connection; delete h["transfer-encoding"]; delete h["keep-alive"];
         if (!h["x-ms-request-charge"]) h["x-ms-request-charge"] = "1";
         counters.by_status[bres.statusCode] = (counters.by_status[bres.statusCode] || 0) + 1;
+        if (isWrite && req.method === "POST" && String(req.headers["x-ms-documentdb-isquery"]).toLowerCase() !== "true")
+          counters.doc_writes += docsWritten(req, bres.statusCode, data);
+        if (isWrite && faults.track_id) counters.tracked.push(...trackedOffsets(req, body, bres.statusCode, data, faults.track_id));
         if (res.socket && !res.socket.destroyed) { res.writeHead(bres.statusCode, h); res.end(data); }
       });
     });

@@ -1,6 +1,7 @@
 /* Unit tests for lib/batch: close rules, watermarks, clearing, growth and coalescing. */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "batch.h"
@@ -26,8 +27,10 @@ START_TEST(test_ready_at_max_count)
     ck_assert_int_eq(batch_add(&b, &dummy[0], 0, 10, 5, 1000), 0);
     ck_assert_int_eq(batch_add(&b, &dummy[1], 0, 11, 5, 1001), 0);
     ck_assert_int_eq(batch_ready(&b, 1002), 0);
+    ck_assert_int_eq(batch_full(&b), 0);
     ck_assert_int_eq(batch_add(&b, &dummy[2], 0, 12, 5, 1002), 0);
     ck_assert_int_eq(batch_ready(&b, 1002), 1);
+    ck_assert_int_eq(batch_full(&b), 1);
     ck_assert_uint_eq(b.count, 3);
     ck_assert_uint_eq(b.bytes, 15);
     ck_assert_ptr_eq(b.items[2].msg, &dummy[2]);
@@ -229,6 +232,49 @@ START_TEST(test_coalesce_small_inputs)
 }
 END_TEST
 
+START_TEST(test_index_finds_live_keys_only)
+{
+    struct batch_key keys[] = {
+        {"o1", "[\"c1\"]", 10, 0, 1}, /* superseded: not indexed */
+        {"o1", "[\"c1\"]", 11, 0, 0},
+        {"o1", "[\"c2\"]", 12, 0, 0},
+        {"o2", "[\"c1\"]", 13, 1, 0},
+    };
+    struct batch_index ix;
+    ck_assert_int_eq(batch_index_build(&ix, keys, 4), 0);
+    ck_assert_int_eq(batch_index_find(&ix, "[\"c1\"]", "o1"), 1);
+    ck_assert_int_eq(batch_index_find(&ix, "[\"c2\"]", "o1"), 2);
+    ck_assert_int_eq(batch_index_find(&ix, "[\"c1\"]", "o2"), 3);
+    ck_assert_int_eq(batch_index_find(&ix, "[\"c2\"]", "o2"), -1);
+    ck_assert_int_eq(batch_index_find(&ix, "[\"c1\"]", "o3"), -1);
+    /* The separator keeps ("ab","c") and ("a","bc") apart. */
+    ck_assert_int_eq(batch_index_find(&ix, "[\"c1\"]o", "1"), -1);
+    batch_index_free(&ix);
+}
+END_TEST
+
+START_TEST(test_index_many_keys)
+{
+    enum { N = 1000 };
+    static struct batch_key keys[N];
+    static char ids[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "id-%d", i);
+        keys[i] = (struct batch_key){ids[i], "[\"c\"]", i, 0, 0};
+    }
+    struct batch_index ix;
+    ck_assert_int_eq(batch_index_build(&ix, keys, N), 0);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(batch_index_find(&ix, "[\"c\"]", ids[i]), i);
+    ck_assert_int_eq(batch_index_find(&ix, "[\"c\"]", "id-1000"), -1);
+    batch_index_free(&ix);
+    struct batch_index empty;
+    ck_assert_int_eq(batch_index_build(&empty, keys, 0), 0);
+    ck_assert_int_eq(batch_index_find(&empty, "[\"c\"]", "id-1"), -1);
+    batch_index_free(&empty);
+}
+END_TEST
+
 static Suite *batch_suite(void)
 {
     Suite *s = suite_create("batch");
@@ -251,6 +297,10 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, test_coalesce_different_pk_kept);
     tcase_add_test(tc, test_coalesce_mixed);
     tcase_add_test(tc, test_coalesce_small_inputs);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("index");
+    tcase_add_test(tc, test_index_finds_live_keys_only);
+    tcase_add_test(tc, test_index_many_keys);
     suite_add_tcase(s, tc);
     return s;
 }
