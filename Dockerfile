@@ -17,7 +17,7 @@ FROM ${DEBIAN_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config \
-      librdkafka-dev libcurl4-openssl-dev libcjson-dev libconfig-dev libssl-dev libmicrohttpd-dev \
+      librdkafka-dev libcurl4-openssl-dev libcjson-dev libconfig-dev libssl-dev libmicrohttpd-dev libjsmn-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./

@@ -19,7 +19,7 @@ PYTEST   = $(VENV)/bin/pytest
 
 # Debian packages the build and the tests need (CI and developer machines alike).
 APT_PACKAGES = build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libcjson-dev \
-               libconfig-dev libssl-dev check libmicrohttpd-dev clang-format openssl \
+               libconfig-dev libssl-dev check libmicrohttpd-dev libjsmn-dev clang-format openssl \
                clang libclang-rt-14-dev valgrind wrk kcat
 # Runtimes installed from Debian only when their command is missing (a machine may already
 # have them from elsewhere, e.g. NodeSource's nodejs, which conflicts with Debian's npm):

@@ -158,6 +158,7 @@ void cosmos_client_free(struct cosmos_client *c)
     if (c->multi)
         curl_multi_cleanup(c->multi);
     free(c->slots);
+    cosmos_tokens_free(&c->tokens);
     free(c->docs_url);
     free(c->coll_url);
     free(c->pkranges_url);

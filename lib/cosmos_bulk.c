@@ -5,9 +5,15 @@
  */
 #include "cosmos_bulk.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* jsmn (Debian libjsmn-dev): a tokenizer that allocates nothing; strict mode rejects
+ * unquoted keys and bare words. */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS /* else every close bracket scans back over all tokens */
+#include <jsmn.h>
 
 int cosmos_buf_append(struct cosmos_buf *b, const char *s, size_t n)
 {
@@ -73,31 +79,93 @@ int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json,
     return cosmos_buf_append(out, "]", 1);
 }
 
-int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out, size_t n)
+void cosmos_tokens_free(struct cosmos_tokens *t)
 {
-    cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
-    int rc = -1;
-    if (!cJSON_IsArray(root) || (size_t)cJSON_GetArraySize(root) != n)
-        goto done;
-    size_t i = 0;
-    const cJSON *op;
-    cJSON_ArrayForEach(op, root)
-    {
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(op, "statusCode");
-        const cJSON *sub = cJSON_GetObjectItemCaseSensitive(op, "subStatusCode");
-        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(op, "retryAfterMilliseconds");
-        if (!cJSON_IsNumber(st) || st->valuedouble < 100 || st->valuedouble > 599)
-            goto done;
-        out[i].status = (int)st->valuedouble;
-        out[i].substatus = cJSON_IsNumber(sub) ? (int)sub->valuedouble : 0;
-        out[i].retry_after_ms =
-            cJSON_IsNumber(ra) && ra->valuedouble >= 0 && ra->valuedouble < 3.6e6
-                ? (long)ra->valuedouble
-                : -1;
-        i++;
+    free(t->tok);
+    t->tok = NULL;
+    t->cap = 0;
+}
+
+/* Tokenizes body into scratch, growing it. Returns the token count, or -1. */
+static int cosmos_tokenize(const char *body, size_t len, struct cosmos_tokens *scratch)
+{
+    for (;;) {
+        if (!scratch->tok || scratch->cap == 0) { /* jsmn only counts without tokens */
+            scratch->tok = malloc(1024 * sizeof(jsmntok_t));
+            if (!scratch->tok)
+                return -1;
+            scratch->cap = 1024;
+        }
+        jsmn_parser parser;
+        jsmn_init(&parser);
+        int r = jsmn_parse(&parser, body, len, scratch->tok, scratch->cap);
+        if (r != JSMN_ERROR_NOMEM)
+            return r < 0 ? -1 : r;
+        if (scratch->cap >= (1u << 24))
+            return -1;
+        void *grown = realloc(scratch->tok, 2 * scratch->cap * sizeof(jsmntok_t));
+        if (!grown)
+            return -1;
+        scratch->tok = grown;
+        scratch->cap *= 2;
     }
-    rc = 0;
-done:
-    cJSON_Delete(root);
-    return rc;
+}
+
+/* The integer value of primitive token t, or -1 when it is not a plain number in range. */
+static long cosmos_tok_long(const char *body, const jsmntok_t *t, long max)
+{
+    char num[24];
+    int len = t->end - t->start;
+    if (t->type != JSMN_PRIMITIVE || len <= 0 || len >= (int)sizeof(num))
+        return -1;
+    memcpy(num, body + t->start, (size_t)len);
+    num[len] = '\0';
+    char *end;
+    double v = strtod(num, &end);
+    return *end || v < 0 || v > (double)max ? -1 : (long)v;
+}
+
+static int cosmos_tok_is(const char *body, const jsmntok_t *t, const char *key)
+{
+    size_t n = strlen(key);
+    return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
+           memcmp(body + t->start, key, n) == 0;
+}
+
+int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out, size_t n,
+                      struct cosmos_tokens *scratch)
+{
+    int ntok = body && len ? cosmos_tokenize(body, len, scratch) : -1;
+    const jsmntok_t *t = scratch->tok;
+    if (ntok < 1 || t[0].type != JSMN_ARRAY || (size_t)t[0].size != n)
+        return -1;
+    int i = 1;
+    for (size_t k = 0; k < n; k++) {
+        if (i >= ntok || t[i].type != JSMN_OBJECT)
+            return -1;
+        int members = t[i].size;
+        long status = -1, substatus = 0, retry_after = -1;
+        i++;
+        for (int m = 0; m < members; m++) {
+            if (i + 1 >= ntok)
+                return -1;
+            const jsmntok_t *key = &t[i], *val = &t[i + 1];
+            if (cosmos_tok_is(body, key, "statusCode"))
+                status = cosmos_tok_long(body, val, 599);
+            else if (cosmos_tok_is(body, key, "subStatusCode"))
+                substatus = cosmos_tok_long(body, val, 1000000);
+            else if (cosmos_tok_is(body, key, "retryAfterMilliseconds"))
+                retry_after = cosmos_tok_long(body, val, 3600000);
+            /* Skip the value and everything inside it. */
+            i += 2;
+            while (i < ntok && t[i].start < val->end)
+                i++;
+        }
+        if (status < 100)
+            return -1;
+        out[k].status = (int)status;
+        out[k].substatus = substatus < 0 ? 0 : (int)substatus;
+        out[k].retry_after_ms = retry_after;
+    }
+    return 0;
 }

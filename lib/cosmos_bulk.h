@@ -39,10 +39,23 @@ struct cosmos_op_result {
     long retry_after_ms;     /* retryAfterMilliseconds, -1 if absent */
 };
 
+/* Reusable token storage of cosmos_bulk_parse (grown as needed; free with
+ * cosmos_tokens_free). */
+struct cosmos_tokens {
+    void *tok;
+    unsigned cap;
+};
+
+void cosmos_tokens_free(struct cosmos_tokens *t);
+
 /*
  * Parses a batch answer body (JSON array, one object per operation, in request order) into
- * out[0..n). Returns 0 when it holds exactly n results each with a statusCode, else -1.
+ * out[0..n), reading only each operation's statusCode, subStatusCode and
+ * retryAfterMilliseconds (the local server echoes every document back: those are skipped,
+ * not built). Returns 0 when it holds exactly n results each with a statusCode, else -1
+ * (also when out of memory).
  */
-int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out, size_t n);
+int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out, size_t n,
+                      struct cosmos_tokens *scratch);
 
 #endif

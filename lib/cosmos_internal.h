@@ -50,6 +50,7 @@ struct cosmos_client {
     int adaptive;      /* the limit follows aimd_done */
     int busy;          /* slots in use */
     struct cosmos_run *runs, *runs_tail; /* write runs in progress, oldest first */
+    struct cosmos_tokens tokens; /* scratch of cosmos_bulk_parse */
     struct cosmos_stats stats;
     struct cosmos_live *live;
     time_t auth_time; /* the second the cached POST headers were signed for */

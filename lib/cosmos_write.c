@@ -170,10 +170,14 @@ static int cosmos_request_headers(struct cosmos_client *c, struct cosmos_slot *s
     curl_slist_free_all(s->headers);
     s->headers = cosmos_common_headers(curl_slist_append(NULL, "Content-Type: application/json"),
                                        c->date_hdr, c->auth_hdr);
+    /* Prefer: return=minimal is what the SDKs send for EnableContentResponseOnWrite=false:
+     * the service answers without echoing the documents (the local server ignores it). */
     static const char *const batch[] = {"x-ms-cosmos-is-batch-request: True",
                                         "x-ms-cosmos-batch-atomic: False",
-                                        "x-ms-cosmos-batch-continue-on-error: True", NULL};
-    static const char *const single[] = {"x-ms-documentdb-is-upsert: True", NULL};
+                                        "x-ms-cosmos-batch-continue-on-error: True",
+                                        "Prefer: return=minimal", NULL};
+    static const char *const single[] = {"x-ms-documentdb-is-upsert: True",
+                                         "Prefer: return=minimal", NULL};
     char pk_hdr[2200];
     if (!s->is_batch) {
         if (snprintf(pk_hdr, sizeof(pk_hdr), "x-ms-documentdb-partitionkey: %s", w->pk_json) >=
@@ -304,7 +308,7 @@ static int cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r,
 {
     struct cosmos_op_result ops[COSMOS_BULK_MAX_OPS];
     int throttled = 0;
-    if (cosmos_bulk_parse(s->response.data, s->response.len, ops, s->nidx) != 0) {
+    if (cosmos_bulk_parse(s->response.data, s->response.len, ops, s->nidx, &c->tokens) != 0) {
         for (size_t k = 0; k < s->nidx && r->result == COSMOS_RUNNING; k++)
             cosmos_again(c, r, s->idx[k], 0, -1, "unreadable batch answer");
         return 0;

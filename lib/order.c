@@ -1,14 +1,76 @@
 /*
  * order: message -> Cosmos document. Parsing and re-serialising go through cJSON; the only
  * hand-written check is UTF-8 validity, which cJSON does not do and Cosmos requires.
+ * cJSON allocates every node of a tree on its own; the tree of the order being parsed lives
+ * in a per-thread bump arena instead, dropped as a whole (see order_arena_*).
  */
 #include "order.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Room for the parsed tree of orders up to ~50 KB; larger trees spill over to malloc. */
+#define ORDER_ARENA_BYTES (256 * 1024)
+
+/* The arena of this thread: active only while cJSON parses one order. */
+static _Thread_local struct {
+    char *base;
+    size_t used;
+    int active;
+} order_arena;
+
+static void *order_arena_malloc(size_t n)
+{
+    if (order_arena.active && order_arena.base) {
+        size_t need = (n + 15) & ~(size_t)15;
+        if (need >= n && need <= ORDER_ARENA_BYTES - order_arena.used) {
+            void *p = order_arena.base + order_arena.used;
+            order_arena.used += need;
+            return p;
+        }
+    }
+    return malloc(n);
+}
+
+static void order_arena_free(void *p)
+{
+    uintptr_t a = (uintptr_t)p, base = (uintptr_t)order_arena.base;
+    if (base && a >= base && a < base + ORDER_ARENA_BYTES)
+        return; /* dropped with the arena */
+    free(p);
+}
+
+static pthread_once_t order_hooks_once = PTHREAD_ONCE_INIT;
+
+static void order_hooks_init(void)
+{
+    cJSON_Hooks hooks = {order_arena_malloc, order_arena_free};
+    cJSON_InitHooks(&hooks);
+}
+
+/* Parses payload with the arena active (allocated on first use; without it, malloc). */
+static cJSON *order_parse(const char *payload, size_t len, const char **end)
+{
+    pthread_once(&order_hooks_once, order_hooks_init);
+    if (!order_arena.base)
+        order_arena.base = malloc(ORDER_ARENA_BYTES);
+    order_arena.used = 0;
+    order_arena.active = 1;
+    cJSON *root = cJSON_ParseWithLengthOpts(payload, len, end, 0);
+    order_arena.active = 0;
+    return root;
+}
+
+void order_thread_cleanup(void)
+{
+    free(order_arena.base);
+    order_arena.base = NULL;
+}
 
 static const char *const order_reason_names[] = {
     [ORDER_OK] = "ok",
@@ -34,6 +96,17 @@ int order_utf8_valid(const char *str, size_t len)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
+        /* ASCII without NUL, eight bytes at a time: no byte >= 0x80, no zero byte. */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if ((w & 0x8080808080808080ull) ||
+                ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull))
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         unsigned c = s[i];
         if (c < 0x80) {
             if (c == 0) /* a raw NUL byte is never valid in a JSON text */
@@ -270,7 +343,7 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
         return order_fail(ORDER_INVALID_UTF8, detail, size,
                           "the message is not valid UTF-8 or contains NUL bytes");
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(payload, len, &end, 0);
+    cJSON *root = order_parse(payload, len, &end);
     /* One JSON value and nothing after it but white space: "{..}{..}" is not one order. */
     while (root && end < payload + len && (*end == ' ' || *end == '\t' || *end == '\n' ||
                                            *end == '\r'))

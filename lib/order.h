@@ -58,6 +58,9 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
 
 void order_doc_free(struct order_doc *doc);
 
+/* Frees the calling thread's parse arena (order_to_doc allocates it again when needed). */
+void order_thread_cleanup(void);
+
 /* Stable snake_case name of a reason, used as the DLQ header value and metrics label. */
 const char *order_reason_name(enum order_reason r);
 

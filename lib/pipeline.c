@@ -152,6 +152,7 @@ void pipeline_free(struct pipeline *p)
         if (p->wake[i] >= 0)
             close(p->wake[i]);
     p->wake[0] = p->wake[1] = -1;
+    order_thread_cleanup();
 }
 
 /* The open batch cannot take more and cannot be submitted. */

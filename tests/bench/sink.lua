@@ -21,6 +21,7 @@ function init(args)
   local base = {
     ["x-ms-date"] = date, ["authorization"] = auth, ["x-ms-version"] = "2018-12-31",
     ["accept"] = "application/json", ["content-type"] = "application/json",
+    ["prefer"] = "return=minimal", -- as the worker sends it (the front then drops the echo)
   }
   for line in io.lines(file) do
     local h = {}

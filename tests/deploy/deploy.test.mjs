@@ -121,9 +121,7 @@ for (const o of OVERLAYS) {
     // Every template key is used, and the README's `kubectl create secret` command creates exactly them.
     const used = new Set(refs.map((r) => r[1]));
     assert.deepEqual([...keys].sort(), [...used].sort(), "template keys = referenced keys");
-    // tests/deploy/README-deploy.md until it is merged into README.md
-    const readme = ["tests/deploy/README-deploy.md", "README.md"].map((f) => path.join(ROOT, f))
-      .filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
     const block = readme.split(`<!-- secret:${o} -->`)[1]?.split("```")[1];
     assert.ok(block, `README has a <!-- secret:${o} --> command block`);
     const created = [...block.matchAll(/--from-(?:literal|file)=([A-Za-z0-9._-]+)=/g)].map((m) => m[1]);
@@ -318,7 +316,7 @@ test("Dockerfile: multi-stage bookworm, runtime libs only, numeric non-root user
   assert.doesNotMatch(runtime, /-dev\b|build-essential|pkg-config/, "no build deps in the runtime stage");
   for (const p of ["librdkafka1", "libcurl4", "libcjson1", "libconfig9", "libssl3", "libmicrohttpd12", "ca-certificates"])
     assert.match(runtime, new RegExp(`\\b${p}\\b`), p);
-  for (const p of ["librdkafka-dev", "libcurl4-openssl-dev", "libcjson-dev", "libconfig-dev", "libssl-dev", "libmicrohttpd-dev"])
+  for (const p of ["librdkafka-dev", "libcurl4-openssl-dev", "libcjson-dev", "libconfig-dev", "libssl-dev", "libmicrohttpd-dev", "libjsmn-dev"])
     assert.match(stages[0], new RegExp(`\\b${p}\\b`), p);
   const user = lines.filter((l) => /^USER /.test(l)).pop();
   assert.match(user, /^USER [1-9][0-9]*(:[0-9]+)?\s*$/, "numeric non-root USER");

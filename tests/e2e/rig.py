@@ -120,9 +120,10 @@ class Rig:
     def admin(self):
         return AdminClient({"bootstrap.servers": self.bootstrap})
 
-    def create_topic(self, name, partitions=1, timeout=30):
+    def create_topic(self, name, partitions=1, timeout=30, config=None):
         admin = self.admin()  # keep a reference: the futures fail if the client is garbage-collected
-        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(timeout)
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
+                                      config=config or {})])[name].result(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:  # wait until every partition has a leader
             t = admin.list_topics(name, timeout=5).topics.get(name)
@@ -131,11 +132,12 @@ class Rig:
             time.sleep(0.1)
         raise TimeoutError(f"topic {name} not ready")
 
-    def produce(self, topic, messages, timeout=60, listener="plaintext"):
+    def produce(self, topic, messages, timeout=60, listener="plaintext", config=None):
         """messages: iterable of (key: bytes|None, value: bytes, partition: int|None). Waits for all acks.
-        listener: see kafka_config (default the PLAINTEXT listener)."""
+        listener: see kafka_config (default the PLAINTEXT listener); config: extra producer settings."""
         errors = []
-        p = Producer({**self.kafka_config(listener), "acks": "all", "linger.ms": 5, "enable.idempotence": True})
+        p = Producer({**self.kafka_config(listener), "acks": "all", "linger.ms": 5, "enable.idempotence": True,
+                      **(config or {})})
 
         def on_delivery(err, msg):
             if err is not None:

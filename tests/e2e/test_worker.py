@@ -7,7 +7,7 @@ import time
 
 import pytest
 from rig import WORKER_BIN
-from helpers import STARTUP_REQUESTS, last_progress, log_lines, order, setup_pipeline, wait_committed
+from helpers import STARTUP_REQUESTS, last_progress, log_lines, names, order, setup_pipeline, wait_committed
 
 BAD_MESSAGES = [
     (b"not json at all", "not_json"),
@@ -199,3 +199,29 @@ def test_versions_in_concurrent_batches_land_newest_last(rig, cosmos_faults):
     doc = rig.read_doc(db, coll, "o1", "c1")
     assert doc["version"] == 60 and doc["kafka"]["offset"] == 64
     assert rig.count_docs(db, coll) == 6
+
+
+def test_oversized_deep_and_nul_messages_are_dead_lettered_and_orders_keep_flowing(rig):
+    """The malformed kinds BAD_MESSAGES leaves out: a document over Cosmos's 2 MB limit (the topics
+    accept 4 MB), nesting deeper than 1000, a raw NUL byte. Orders before and after them land."""
+    topic, group, coll = names("bad2")
+    db = "shop"
+    big_topics = {"max.message.bytes": str(4 << 20)}
+    rig.create_topic(topic, 1, config=big_topics)
+    rig.create_topic(topic + ".dlq", 1, config=big_topics)
+    rig.create_database(db)
+    rig.create_container(db, coll)
+    bad = {
+        json.dumps({"orderId": "big", "customerId": "c1", "pad": "x" * (2 << 20)}).encode(): "too_large",
+        b'{"orderId": "deep", "customerId": "c1", "x": ' + b"[" * 1001 + b"]" * 1001 + b"}": "not_json",
+        b'{"orderId": "n\x00ul", "customerId": "c1"}': "invalid_utf8",
+    }
+    msgs = [(*order(i), 0) for i in range(50)] + [(None, raw, 0) for raw in bad]
+    msgs += [(*order(i), 0) for i in range(50, 100)]
+    rig.produce(topic, msgs, config={"message.max.bytes": str(4 << 20)})
+    w = rig.start_worker(rig.worker_env(topic, group, db, coll))
+    wait_committed(rig, group, topic, proc=w)
+    assert rig.stop_worker(w) == 0
+    dlq = rig.consume_all(topic + ".dlq")
+    assert sorted((m["value"], headers_of(m)["ordersink.reason"]) for m in dlq) == sorted(bad.items())
+    assert rig.count_docs(db, coll) == 100

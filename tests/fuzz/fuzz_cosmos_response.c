@@ -1,6 +1,6 @@
 /*
- * fuzz_cosmos_response: libFuzzer target for cosmos_error_message, the parser of Cosmos error
- * bodies. The first input byte picks the output buffer size (1..256, sometimes exactly the
+ * fuzz_cosmos_response: libFuzzer target for the parsers of Cosmos answers: cosmos_error_message
+ * (error bodies) and cosmos_bulk_parse (batch answers, expecting 1..8 operations). The first input byte picks the output buffer size (1..256, sometimes exactly the
  * body length); the rest is the body, passed without a terminating NUL. Checks that the
  * output is NUL-terminated inside the buffer, has no CR or LF, and that nothing past the
  * buffer is touched (ASan catches writes; a canary catches writes into the same block).
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cosmos.h"
+#include "cosmos_bulk.h"
 
 #define CANARY 16
 
@@ -51,6 +52,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_cosmos_response: wrote with size 0\n");
         abort();
     }
+    struct cosmos_op_result ops[8];
+    struct cosmos_tokens scratch = {0};
+    size_t nops = (size_t)(data[0] & 7) + 1;
+    if (cosmos_bulk_parse(b, len, ops, nops, &scratch) == 0)
+        for (size_t i = 0; i < nops; i++)
+            if (ops[i].status < 100 || ops[i].status > 599 || ops[i].substatus < 0 ||
+                ops[i].retry_after_ms < -1) {
+                fprintf(stderr, "fuzz_cosmos_response: bad batch result %zu\n", i);
+                abort();
+            }
+    cosmos_tokens_free(&scratch);
     free(out);
     free(b);
     return 0;

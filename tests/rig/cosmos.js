@@ -103,6 +103,19 @@ function trackedOffsets(req, reqBody, status, data, id) {
   }
 }
 
+// A successful write answer without the documents: no body for a single write, each batch
+// operation's result without its resourceBody.
+function minimalWriteAnswer(req, data) {
+  if (String(req.headers["x-ms-cosmos-is-batch-request"]).toLowerCase() !== "true") return Buffer.alloc(0);
+  try {
+    const ops = JSON.parse(data.toString());
+    if (!Array.isArray(ops)) return data;
+    return Buffer.from(JSON.stringify(ops.map(({ resourceBody, ...rest }) => rest)));
+  } catch (e) {
+    return data;
+  }
+}
+
 // Documents a successful write answer acknowledges.
 function docsWritten(req, status, data) {
   if (status < 200 || status >= 300) return 0;
@@ -196,6 +209,11 @@ function main() {
       bres.on("end", () => {
         let data = Buffer.concat(out);
         if (pathname === "/") data = Buffer.from(data.toString().split(`:${backendPort}/`).join(`:${frontPort}/`));
+        // Prefer: return=minimal (the SDKs' EnableContentResponseOnWrite=false): the service
+        // answers a write without echoing the document; the local server always echoes it.
+        if (isWrite && req.method === "POST" && bres.statusCode < 300 && /return=minimal/i.test(req.headers.prefer || "")) {
+          data = minimalWriteAnswer(req, data);
+        }
         const h = { ...bres.headers, "content-length": data.length };
         delete h.connection; delete h["transfer-encoding"]; delete h["keep-alive"];
         if (!h["x-ms-request-charge"]) h["x-ms-request-charge"] = "1";
