@@ -83,10 +83,12 @@ function opt(name, env) {
 
 // ---------- state ----------
 // doc_writes: documents the backend acknowledged (a single upsert's 200/201, or each batch
-// operation's statusCode < 300), so tests can count redeliveries exactly in bulk mode too.
+// operation's statusCode < 300), so tests can count redeliveries exactly in bulk mode too;
+// doc_creates: those answered 201 (a new document; 200 = replaced): the number of documents in
+// containers written only through the front, without a query that scans them all.
 // tracked: kafka.offset of every acknowledged write of the document whose id is faults.track_id,
 // in the order the backend answered them (it applies writes one at a time).
-const stats = () => ({ requests: 0, by_status: {}, auth_failures: 0, throttled: 0, injected_503: 0, dropped: 0, delayed: 0, rejected: 0, doc_writes: 0, tracked: [] });
+const stats = () => ({ requests: 0, by_status: {}, auth_failures: 0, throttled: 0, injected_503: 0, dropped: 0, delayed: 0, rejected: 0, doc_writes: 0, doc_creates: 0, tracked: [] });
 
 // Offsets of the acknowledged writes of document `id` in one write request and its answer.
 function trackedOffsets(req, reqBody, status, data, id) {
@@ -116,15 +118,16 @@ function minimalWriteAnswer(req, data) {
   }
 }
 
-// Documents a successful write answer acknowledges.
+// Documents a successful write answer acknowledges: [written, created].
 function docsWritten(req, status, data) {
-  if (status < 200 || status >= 300) return 0;
-  if (String(req.headers["x-ms-cosmos-is-batch-request"]).toLowerCase() !== "true") return 1;
+  if (status < 200 || status >= 300) return [0, 0];
+  if (String(req.headers["x-ms-cosmos-is-batch-request"]).toLowerCase() !== "true") return [1, status === 201 ? 1 : 0];
   try {
     const ops = JSON.parse(data.toString());
-    return Array.isArray(ops) ? ops.filter((o) => o && o.statusCode < 300).length : 0;
+    if (!Array.isArray(ops)) return [0, 0];
+    return [ops.filter((o) => o && o.statusCode < 300).length, ops.filter((o) => o && o.statusCode === 201).length];
   } catch (e) {
-    return 0;
+    return [0, 0];
   }
 }
 let counters = stats();
@@ -218,8 +221,11 @@ function main() {
         delete h.connection; delete h["transfer-encoding"]; delete h["keep-alive"];
         if (!h["x-ms-request-charge"]) h["x-ms-request-charge"] = "1";
         counters.by_status[bres.statusCode] = (counters.by_status[bres.statusCode] || 0) + 1;
-        if (isWrite && req.method === "POST" && String(req.headers["x-ms-documentdb-isquery"]).toLowerCase() !== "true")
-          counters.doc_writes += docsWritten(req, bres.statusCode, data);
+        if (isWrite && req.method === "POST" && String(req.headers["x-ms-documentdb-isquery"]).toLowerCase() !== "true") {
+          const [written, created] = docsWritten(req, bres.statusCode, data);
+          counters.doc_writes += written;
+          counters.doc_creates += created;
+        }
         if (isWrite && faults.track_id) counters.tracked.push(...trackedOffsets(req, body, bres.statusCode, data, faults.track_id));
         if (res.socket && !res.socket.destroyed) { res.writeHead(bres.statusCode, h); res.end(data); }
       });
