@@ -120,13 +120,48 @@ static double og_unit(uint64_t *state)
     return (double)(og_splitmix(state) >> 11) * 0x1.0p-53;
 }
 
+/* Writes v in decimal, zero-padded to at least width digits, into out (no NUL); returns the
+ * number of digits. The generator's hot path formats with this instead of printf. */
+static size_t og_digits(char *out, uint64_t v, int width)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while ((int)n < width)
+        tmp[n++] = '0';
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 void order_gen_iso8601(int64_t ms, char buf[25])
 {
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    size_t n = strftime(buf, 25, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 25 - n, ".%03dZ", (int)(ms % 1000));
+    /* YYYY-MM-DDTHH:MM:SS.mmmZ */
+    const struct {
+        uint64_t v;
+        int width;
+        char sep;
+    } parts[] = {{(uint64_t)tm.tm_year + 1900, 4, '-'}, {(uint64_t)tm.tm_mon + 1, 2, '-'},
+                 {(uint64_t)tm.tm_mday, 2, 'T'},        {(uint64_t)tm.tm_hour, 2, ':'},
+                 {(uint64_t)tm.tm_min, 2, ':'},         {(uint64_t)tm.tm_sec, 2, '.'},
+                 {(uint64_t)(ms % 1000), 3, 'Z'}};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        char d[24];
+        size_t k = og_digits(d, parts[i].v, parts[i].width);
+        if (n + k + 1 >= 25)
+            break; /* a year past 9999 */
+        memcpy(buf + n, d, k);
+        n += k;
+        buf[n++] = parts[i].sep;
+    }
+    buf[n] = '\0';
 }
 
 /* Appends printf output to the buffer, growing it. Returns 0 or -1 (out of memory). */
@@ -166,15 +201,55 @@ static int og_reserve(struct order_gen *g, size_t n)
     return 0;
 }
 
+/* Appends n bytes (kept NUL-terminated). Returns 0 or -1. */
+static int og_mem(struct order_gen *g, const char *s, size_t n)
+{
+    if (og_reserve(g, n) != 0)
+        return -1;
+    memcpy(g->buf + g->len, s, n);
+    g->len += n;
+    g->buf[g->len] = '\0';
+    return 0;
+}
+
+static int og_lit(struct order_gen *g, const char *s)
+{
+    return og_mem(g, s, strlen(s));
+}
+
+static int og_uint(struct order_gen *g, uint64_t v, int width)
+{
+    char d[24];
+    return og_mem(g, d, og_digits(d, v, width));
+}
+
+/* A non-negative amount in cents as units.cc */
+static int og_cents(struct order_gen *g, int64_t cents)
+{
+    return og_uint(g, (uint64_t)(cents / 100), 0) || og_mem(g, ".", 1) ||
+           og_uint(g, (uint64_t)(cents % 100), 2);
+}
+
 static int64_t og_price_cents(unsigned product)
 {
     uint64_t s = UINT64_C(0x5EED) + product;
     return 199 + (int64_t)(og_splitmix(&s) % 19801); /* 1.99 .. 199.99 */
 }
 
+/* ord-<run id, 12 hex digits>-<seq> */
 static void og_order_id(const struct order_gen *g, uint64_t seq, char *buf, size_t size)
 {
-    snprintf(buf, size, "ord-%012llx-%llu", (unsigned long long)g->run_id, (unsigned long long)seq);
+    static const char hex[] = "0123456789abcdef";
+    char id[48];
+    size_t n = 0;
+    memcpy(id, "ord-", 4);
+    n = 4;
+    for (int shift = 44; shift >= 0; shift -= 4)
+        id[n++] = hex[(g->run_id >> shift) & 0xF];
+    id[n++] = '-';
+    n += og_digits(id + n, seq, 0);
+    id[n] = '\0';
+    snprintf(buf, size, "%s", id);
 }
 
 static int og_write_id(struct order_gen *g, const struct og_order *o)
@@ -183,11 +258,11 @@ static int og_write_id(struct order_gen *g, const struct og_order *o)
     og_order_id(g, o->seq, id, sizeof(id));
     switch (o->id_style) {
     case OG_ID_NORMAL:
-        return og_put(g, "\"orderId\":\"%s\",", id);
+        return og_lit(g, "\"orderId\":\"") || og_lit(g, id) || og_lit(g, "\",");
     case OG_ID_SLASH:
-        return og_put(g, "\"orderId\":\"%s/%s\",", id, "part");
+        return og_lit(g, "\"orderId\":\"") || og_lit(g, id) || og_lit(g, "/part\",");
     case OG_ID_FRACTION:
-        return og_put(g, "\"orderId\":%llu.5,", (unsigned long long)o->seq);
+        return og_lit(g, "\"orderId\":") || og_uint(g, o->seq, 0) || og_lit(g, ".5,");
     default:
         return 0;
     }
@@ -204,13 +279,15 @@ static int og_write_lines(struct order_gen *g, const struct og_order *o, uint64_
         unsigned qty = 1 + og_below(lr, 5);
         int64_t price = og_price_cents(p);
         *total += price * qty;
-        char name[40];
-        snprintf(name, sizeof(name), "%s %s", og_adjectives[p % 8], og_nouns[p / 8 % 8]);
-        if (og_put(g,
-                   "%s{\"sku\":\"SKU-%04u\",\"name\":\"%s\",\"quantity\":%u,"
-                   "\"unitPrice\":%lld.%02lld}",
-                   i ? "," : "", 1000 + p, i == 0 && o->name_override ? o->name_override : name,
-                   qty, (long long)(price / 100), (long long)(price % 100)) != 0)
+        if ((i && og_lit(g, ",")) || og_lit(g, "{\"sku\":\"SKU-") || og_uint(g, 1000 + p, 4) ||
+            og_lit(g, "\",\"name\":\""))
+            return -1;
+        if (i == 0 && o->name_override ? og_lit(g, o->name_override)
+                                        : og_lit(g, og_adjectives[p % 8]) || og_lit(g, " ") ||
+                                              og_lit(g, og_nouns[p / 8 % 8]))
+            return -1;
+        if (og_lit(g, "\",\"quantity\":") || og_uint(g, qty, 0) ||
+            og_lit(g, ",\"unitPrice\":") || og_cents(g, price) || og_lit(g, "}"))
             return -1;
     }
     return 0;
@@ -245,14 +322,14 @@ static int og_write_order(struct order_gen *g, const struct og_order *o)
     size_t start = g->len;
     int64_t total = 0;
     const char *currency = og_currencies[og_below(&lr, 4)];
-    if (og_put(g, "{") || og_write_id(g, o) ||
-        (!o->omit_customer && og_put(g, "\"customerId\":\"cust-%07u\",", o->customer)) ||
-        og_put(g,
-               "\"version\":%u,\"status\":\"%s\",\"currency\":\"%s\",\"createdAt\":\"%s\","
-               "\"lines\":[",
-               o->version, og_statuses[(o->version - 1) % 5], currency, ts) ||
-        og_write_lines(g, o, &lr, &total) ||
-        og_put(g, "],\"total\":%lld.%02lld}", (long long)(total / 100), (long long)(total % 100)))
+    if (og_lit(g, "{") || og_write_id(g, o) ||
+        (!o->omit_customer && (og_lit(g, "\"customerId\":\"cust-") ||
+                               og_uint(g, o->customer, 7) || og_lit(g, "\","))) ||
+        og_lit(g, "\"version\":") || og_uint(g, o->version, 0) || og_lit(g, ",\"status\":\"") ||
+        og_lit(g, og_statuses[(o->version - 1) % 5]) || og_lit(g, "\",\"currency\":\"") ||
+        og_lit(g, currency) || og_lit(g, "\",\"createdAt\":\"") || og_lit(g, ts) ||
+        og_lit(g, "\",\"lines\":[") || og_write_lines(g, o, &lr, &total) ||
+        og_lit(g, "],\"total\":") || og_cents(g, total) || og_lit(g, "}"))
         return -1;
     return og_pad(g, start);
 }
