@@ -26,7 +26,8 @@ APT_PACKAGES = build-essential pkg-config librdkafka-dev libcurl4-openssl-dev li
 # command=packages
 APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
-.PHONY: all deps deps-system unit e2e test demo bench format clean deploy-test fuzz reliability
+.PHONY: all deps deps-system unit e2e test demo bench format format-check clean deploy-test fuzz \
+        reliability
 all: bin/worker bin/producer
 
 build/obj/%.o: lib/%.c $(wildcard lib/*.h) | build/obj
@@ -68,7 +69,7 @@ e2e: all
 # Everything CI runs: build, unit tests (plain and ASan+UBSan), end-to-end tests on the real
 # rig, the deployment checks, a short fuzz run, and the reliability scenarios at reduced size.
 test: deps
-	$(MAKE) all unit
+	$(MAKE) format-check all unit
 	$(MAKE) e2e
 	$(MAKE) deploy-test
 	$(MAKE) fuzz FUZZ_SECONDS=20
@@ -100,8 +101,12 @@ demo: deps
 	$(MAKE) all
 	$(VENV)/bin/python tests/demo.py
 
+FORMAT_SRC = lib/*.c lib/*.h worker/*.c producer/*.c tests/unit/*.c tests/fuzz/*.c
 format:
-	clang-format -i lib/*.c lib/*.h worker/*.c producer/*.c tests/unit/*.c
+	clang-format -i $(FORMAT_SRC)
+# Fails when a source file differs from what clang-format (.clang-format) makes of it.
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build bin

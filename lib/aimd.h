@@ -13,9 +13,9 @@ struct aimd {
     double limit;    /* current limit, in [1, max] */
     double ssthresh; /* below it: +1 per success (slow start); above: +1/limit */
     int max;
-    uint64_t started;  /* requests started so far (sequence numbers) */
-    uint64_t cut_at;   /* sequence number of the last request started before the last cut */
-    uint64_t cuts;     /* how many times the limit was cut */
+    uint64_t started; /* requests started so far (sequence numbers) */
+    uint64_t cut_at;  /* sequence number of the last request started before the last cut */
+    uint64_t cuts;    /* how many times the limit was cut */
 };
 
 /* Starts at initial (clamped to [1, max]) in slow start. */

@@ -31,8 +31,13 @@ struct cfg_setting {
 };
 
 #define S(k, field, def, req, fl, h)                                                               \
-    {k, CFG_STR, offsetof(struct cfg, field), def, 0, 0, 0, req, fl, h}
-#define I(k, field, def, lo, hi, h) {k, CFG_INT, offsetof(struct cfg, field), NULL, def, lo, hi, 0, 0, h}
+    {                                                                                              \
+        k, CFG_STR, offsetof(struct cfg, field), def, 0, 0, 0, req, fl, h                          \
+    }
+#define I(k, field, def, lo, hi, h)                                                                \
+    {                                                                                              \
+        k, CFG_INT, offsetof(struct cfg, field), NULL, def, lo, hi, 0, 0, h                        \
+    }
 #define BOTH (CFG_WORKER | CFG_PRODUCER)
 
 static const struct cfg_setting cfg_settings[] = {
@@ -79,8 +84,7 @@ static const struct cfg_setting cfg_settings[] = {
       "is full, the consumer stops (then pauses) until one is committed"),
     S("cosmos.endpoint", cosmos_endpoint, NULL, CFG_WORKER, 0,
       "Account endpoint, e.g. https://myaccount.documents.azure.com:443/"),
-    S("cosmos.key", cosmos_key, NULL, 0, CFG_SECRET,
-      "Master key (base64); or use cosmos.key_file"),
+    S("cosmos.key", cosmos_key, NULL, 0, CFG_SECRET, "Master key (base64); or use cosmos.key_file"),
     S("cosmos.key_file", cosmos_key_file, NULL, 0, 0,
       "File holding the master key (mounted secret); trailing whitespace ignored"),
     S("cosmos.database", cosmos_database, NULL, CFG_WORKER, 0, "Database id"),
@@ -426,8 +430,8 @@ static int cfg_valid_base64(const char *s)
 }
 
 /* value_key may also come from the file named by file_key; not both. */
-static int cfg_resolve_secret(struct cfg *c, const char *value_key, const char *file_key,
-                              char *err, size_t errsz)
+static int cfg_resolve_secret(struct cfg *c, const char *value_key, const char *file_key, char *err,
+                              size_t errsz)
 {
     const struct cfg_setting *vs = cfg_find(value_key), *fs = cfg_find(file_key);
     char **value = cfg_str(c, vs), **file = cfg_str(c, fs);
@@ -552,8 +556,7 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
     static const char *const resets[] = {"earliest", "latest", NULL};
     static const char *const assignors[] = {"range", "roundrobin", "cooperative-sticky", NULL};
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
-    static const char *const protocols[] = {"plaintext", "ssl", "sasl_ssl", "sasl_plaintext",
-                                            NULL};
+    static const char *const protocols[] = {"plaintext", "ssl", "sasl_ssl", "sasl_plaintext", NULL};
     static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
     if (s->type == CFG_INT) {
         int64_t v = *cfg_int(c, s);
@@ -669,8 +672,8 @@ void cfg_print(const struct cfg *c, FILE *out)
         cfg_env_name(s->key, env, sizeof(env));
         const char *src = cfg_source_names[c->source[i]];
         if (s->type == CFG_INT) {
-            fprintf(out, "%s = %lld  # %s, %s\n", s->key,
-                    (long long)*cfg_int((struct cfg *)c, s), env, src);
+            fprintf(out, "%s = %lld  # %s, %s\n", s->key, (long long)*cfg_int((struct cfg *)c, s),
+                    env, src);
             continue;
         }
         const char *v = *cfg_str((struct cfg *)c, s);
@@ -684,7 +687,7 @@ void cfg_print(const struct cfg *c, FILE *out)
     for (size_t i = 0; i < c->librdkafka_count; i++)
         fprintf(out, "librdkafka.%s = \"%s\"  # passthrough\n", c->librdkafka[i].name,
                 cfg_property_is_secret(c->librdkafka[i].name) ? "<redacted>"
-                                                               : c->librdkafka[i].value);
+                                                              : c->librdkafka[i].value);
 }
 
 void cfg_print_markdown(FILE *out)

@@ -60,7 +60,7 @@ struct cfg {
     int64_t metrics_port;
     char *metrics_bind;
     int64_t health_liveness_timeout_ms;
-    unsigned char source[64]; /* per setting: where its value came from (internal) */
+    unsigned char source[64];        /* per setting: where its value came from (internal) */
     struct cfg_property *librdkafka; /* passthrough properties, file first, then env */
     size_t librdkafka_count;
 };

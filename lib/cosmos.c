@@ -188,8 +188,8 @@ int cosmos_sign_upsert(struct cosmos_client *c)
     time_t now = time(NULL);
     if (now == c->auth_time)
         return 0;
-    if (cosmos_sign(c, "POST", "docs", c->coll_link, c->date_hdr, sizeof(c->date_hdr),
-                    c->auth_hdr, sizeof(c->auth_hdr)) != 0)
+    if (cosmos_sign(c, "POST", "docs", c->coll_link, c->date_hdr, sizeof(c->date_hdr), c->auth_hdr,
+                    sizeof(c->auth_hdr)) != 0)
         return -1;
     c->auth_time = now;
     return 0;
@@ -245,8 +245,7 @@ void cosmos_error_message(const char *body, size_t len, char *out, size_t size)
 
 /* A blocking signed GET on slot 0 (before any write runs). The body lands in the slot's
  * response buffer. Returns the curl result; *status is the HTTP status. */
-static CURLcode cosmos_get(struct cosmos_client *c, const char *url, const char *type,
-                           long *status)
+static CURLcode cosmos_get(struct cosmos_client *c, const char *url, const char *type, long *status)
 {
     char date_hdr[COSMOS_DATE_MAX + 16], auth_hdr[COSMOS_AUTH_MAX + 32];
     struct cosmos_slot *s = &c->slots[0];
@@ -254,8 +253,8 @@ static CURLcode cosmos_get(struct cosmos_client *c, const char *url, const char 
     if (cosmos_sign(c, "GET", type, c->coll_link, date_hdr, sizeof(date_hdr), auth_hdr,
                     sizeof(auth_hdr)) != 0)
         return CURLE_OUT_OF_MEMORY;
-    struct curl_slist *h = cosmos_common_headers(curl_slist_append(NULL, "Accept: */*"),
-                                                 date_hdr, auth_hdr);
+    struct curl_slist *h =
+        cosmos_common_headers(curl_slist_append(NULL, "Accept: */*"), date_hdr, auth_hdr);
     if (!h)
         return CURLE_OUT_OF_MEMORY;
     s->response.len = 0;
@@ -289,8 +288,9 @@ static void cosmos_read_ranges(struct cosmos_client *c)
             LF_INT("status", status), LF_STR("error", curl_easy_strerror(res)));
     else
         LOG(LOG_INFO, "partition key ranges", LF_INT("ranges", n),
-            LF_STR("batching", !c->bulk ? "off" : n == 1 ? "all operations in one range"
-                                                         : "grouped by partition key value"));
+            LF_STR("batching", !c->bulk ? "off"
+                               : n == 1 ? "all operations in one range"
+                                        : "grouped by partition key value"));
 }
 
 enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, size_t errsz)
@@ -315,8 +315,8 @@ enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, si
     else if (status == 404)
         snprintf(err, errsz, "cosmos: container %s not found (HTTP 404)", c->coll_link);
     else {
-        snprintf(err, errsz, "cosmos: reading container %s gave HTTP %ld: %s", c->coll_link,
-                 status, msg);
+        snprintf(err, errsz, "cosmos: reading container %s gave HTTP %ld: %s", c->coll_link, status,
+                 msg);
         return COSMOS_GAVE_UP;
     }
     return COSMOS_FATAL;

@@ -25,8 +25,8 @@ struct cosmos_opts {
     const char *database;
     const char *container;
     const char *ca_file; /* NULL: the system CA store */
-    int max_in_flight; /* connections; the bound of the adaptive concurrency limit */
-    int adaptive;      /* 1: AIMD limit from COSMOS_ADAPTIVE_START; 0: always max_in_flight */
+    int max_in_flight;   /* connections; the bound of the adaptive concurrency limit */
+    int adaptive;        /* 1: AIMD limit from COSMOS_ADAPTIVE_START; 0: always max_in_flight */
     long request_timeout_ms;
     struct retry_policy retry;
     struct cosmos_live *live; /* optional */
@@ -51,10 +51,10 @@ struct cosmos_write {
     /* Where the adaptive concurrency limit starts (slow start doubles it per round trip). */
 #define COSMOS_ADAPTIVE_START 4
 
-enum cosmos_outcome outcome;
-    int status;       /* last HTTP status, 0 if none */
-    int attempts;     /* requests sent */
-    char error[256];  /* for COSMOS_REJECTED: Cosmos's message */
+    enum cosmos_outcome outcome;
+    int status;      /* last HTTP status, 0 if none */
+    int attempts;    /* requests sent */
+    char error[256]; /* for COSMOS_REJECTED: Cosmos's message */
 };
 
 /* Totals since the client was created. */
@@ -65,8 +65,8 @@ struct cosmos_stats {
     uint64_t transport_errors;
     uint64_t by_status[600]; /* answers by HTTP status; [0] = no answer (connection/timeout) */
     double request_units;
-    int concurrency_limit;  /* the adaptive limit now */
-    uint64_t limit_cuts;    /* times a 429 halved it */
+    int concurrency_limit; /* the adaptive limit now */
+    uint64_t limit_cuts;   /* times a 429 halved it */
 };
 
 enum cosmos_result {

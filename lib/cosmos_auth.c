@@ -53,9 +53,9 @@ static int cosmos_urlencode(const char *in, char *out, size_t size)
         return -1;
     }
     for (size_t i = 0; esc[i]; i++)
-        out[i] = (char)(i >= 1 && esc[i - 1] == '%' ? tolower((unsigned char)esc[i])
+        out[i] = (char)(i >= 1 && esc[i - 1] == '%'   ? tolower((unsigned char)esc[i])
                         : i >= 2 && esc[i - 2] == '%' ? tolower((unsigned char)esc[i])
-                                                       : esc[i]);
+                                                      : esc[i]);
     out[strlen(esc)] = '\0';
     curl_free(esc);
     return 0;
@@ -73,8 +73,8 @@ int cosmos_auth_header(const unsigned char *key, size_t key_len, const char *ver
     cosmos_lower_into(ltype, resource_type);
     cosmos_lower_into(ldate, date);
     char payload[1024];
-    int plen = snprintf(payload, sizeof(payload), "%s\n%s\n%s\n%s\n\n", lverb, ltype,
-                        resource_link, ldate);
+    int plen = snprintf(payload, sizeof(payload), "%s\n%s\n%s\n%s\n\n", lverb, ltype, resource_link,
+                        ldate);
     if (plen < 0 || (size_t)plen >= sizeof(payload))
         return -1;
     unsigned char mac[EVP_MAX_MD_SIZE];

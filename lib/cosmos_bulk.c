@@ -62,8 +62,8 @@ static int cosmos_bulk_escape(struct cosmos_buf *out, const char *s)
     return cosmos_buf_append(out, run, (size_t)(s - run));
 }
 
-int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json,
-                     const char *const *bodies, const size_t *body_lens, size_t n)
+int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json, const char *const *bodies,
+                     const size_t *body_lens, size_t n)
 {
     out->len = 0;
     if (cosmos_buf_append(out, "[", 1))

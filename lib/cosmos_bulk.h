@@ -29,14 +29,14 @@ size_t cosmos_bulk_op_size(const char *pk_json, size_t body_len);
  * {"operationType":"Upsert","partitionKey":"<pk_json as a JSON string>","resourceBody":<body>}.
  * bodies[i] must be JSON objects. Returns 0, or -1 when out of memory.
  */
-int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json,
-                     const char *const *bodies, const size_t *body_lens, size_t n);
+int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json, const char *const *bodies,
+                     const size_t *body_lens, size_t n);
 
 /* One operation's result. */
 struct cosmos_op_result {
-    int status;              /* statusCode */
-    int substatus;           /* subStatusCode, 0 if absent */
-    long retry_after_ms;     /* retryAfterMilliseconds, -1 if absent */
+    int status;          /* statusCode */
+    int substatus;       /* subStatusCode, 0 if absent */
+    long retry_after_ms; /* retryAfterMilliseconds, -1 if absent */
 };
 
 /* Reusable token storage of cosmos_bulk_parse (grown as needed; free with

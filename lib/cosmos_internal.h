@@ -26,7 +26,7 @@ struct cosmos_slot {
     struct cosmos_run *run; /* whose writes these are (while busy) */
     uint64_t seq;           /* aimd sequence number of the request */
     int saturated;          /* the concurrency limit was fully used when it started */
-    size_t *idx;  /* the writes of run this request carries (cap COSMOS_BULK_MAX_OPS) */
+    size_t *idx;            /* the writes of run this request carries (cap COSMOS_BULK_MAX_OPS) */
     size_t nidx;
     int is_batch; /* a batch request (else a single upsert) */
     long retry_after_ms;
@@ -43,14 +43,14 @@ struct cosmos_client {
     char *docs_url, *coll_url, *pkranges_url, *coll_link;
     char *ca_file;
     long timeout_ms;
-    int bulk;          /* send batch requests */
-    int ranges;        /* partition key ranges of the container (1 if unknown) */
+    int bulk;   /* send batch requests */
+    int ranges; /* partition key ranges of the container (1 if unknown) */
     struct retry_policy retry;
-    struct aimd aimd;  /* limit of requests in flight, at most nslots */
-    int adaptive;      /* the limit follows aimd_done */
-    int busy;          /* slots in use */
+    struct aimd aimd;                    /* limit of requests in flight, at most nslots */
+    int adaptive;                        /* the limit follows aimd_done */
+    int busy;                            /* slots in use */
     struct cosmos_run *runs, *runs_tail; /* write runs in progress, oldest first */
-    struct cosmos_tokens tokens; /* scratch of cosmos_bulk_parse */
+    struct cosmos_tokens tokens;         /* scratch of cosmos_bulk_parse */
     struct cosmos_stats stats;
     struct cosmos_live *live;
     time_t auth_time; /* the second the cached POST headers were signed for */

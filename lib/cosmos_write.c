@@ -172,10 +172,9 @@ static int cosmos_request_headers(struct cosmos_client *c, struct cosmos_slot *s
                                        c->date_hdr, c->auth_hdr);
     /* Prefer: return=minimal is what the SDKs send for EnableContentResponseOnWrite=false:
      * the service answers without echoing the documents (the local server ignores it). */
-    static const char *const batch[] = {"x-ms-cosmos-is-batch-request: True",
-                                        "x-ms-cosmos-batch-atomic: False",
-                                        "x-ms-cosmos-batch-continue-on-error: True",
-                                        "Prefer: return=minimal", NULL};
+    static const char *const batch[] = {
+        "x-ms-cosmos-is-batch-request: True", "x-ms-cosmos-batch-atomic: False",
+        "x-ms-cosmos-batch-continue-on-error: True", "Prefer: return=minimal", NULL};
     static const char *const single[] = {"x-ms-documentdb-is-upsert: True",
                                          "Prefer: return=minimal", NULL};
     char pk_hdr[2200];
@@ -248,8 +247,8 @@ static void cosmos_again(struct cosmos_client *c, struct cosmos_run *r, size_t i
 {
     if (++r->failures[i] >= c->retry.max_attempts) {
         char msg[512];
-        snprintf(msg, sizeof(msg), "cosmos: upsert of id %s failed %d times, last: %s",
-                 r->w[i].id, r->failures[i], why);
+        snprintf(msg, sizeof(msg), "cosmos: upsert of id %s failed %d times, last: %s", r->w[i].id,
+                 r->failures[i], why);
         cosmos_run_fail(r, COSMOS_GAVE_UP, msg);
         return;
     }
@@ -303,8 +302,7 @@ static void cosmos_settle(struct cosmos_client *c, struct cosmos_run *r, size_t 
 
 /* A batch answered 200/207: settles each operation by its own status. Returns 1 when one
  * of them was throttled. */
-static int cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r,
-                               struct cosmos_slot *s)
+static int cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r, struct cosmos_slot *s)
 {
     struct cosmos_op_result ops[COSMOS_BULK_MAX_OPS];
     int throttled = 0;

@@ -30,8 +30,7 @@ int health_is_ready(struct metrics *m)
 }
 
 static enum MHD_Result health_reply(struct MHD_Connection *conn, unsigned status, char *body,
-                                    size_t len, enum MHD_ResponseMemoryMode mode,
-                                    const char *type)
+                                    size_t len, enum MHD_ResponseMemoryMode mode, const char *type)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (!r) {

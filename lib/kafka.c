@@ -22,9 +22,10 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
 
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    enum log_level l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN
-                                            : level <= 6  ? LOG_INFO
-                                                          : LOG_DEBUG;
+    enum log_level l = level <= 3   ? LOG_ERROR
+                       : level == 4 ? LOG_WARN
+                       : level <= 6 ? LOG_INFO
+                                    : LOG_DEBUG;
     LOG(l, buf, LF_STR("component", "librdkafka"), LF_STR("facility", fac),
         LF_STR("client", rk ? rd_kafka_name(rk) : ""));
 }
@@ -38,8 +39,7 @@ int kafka_conf_set_default(const struct cfg *c, rd_kafka_conf_t *conf, const cha
 }
 
 /* Maps the security settings (and the Event Hubs preset) onto librdkafka properties. */
-static int kafka_conf_security(const struct cfg *c, rd_kafka_conf_t *conf, char *err,
-                               size_t errsz)
+static int kafka_conf_security(const struct cfg *c, rd_kafka_conf_t *conf, char *err, size_t errsz)
 {
     struct {
         const char *name, *value;
@@ -74,8 +74,7 @@ static int kafka_conf_security(const struct cfg *c, rd_kafka_conf_t *conf, char 
     return 0;
 }
 
-rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, const char *client_id, char *err,
-                                size_t errsz)
+rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, const char *client_id, char *err, size_t errsz)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (!conf) {
@@ -225,8 +224,8 @@ static int kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     return 0; /* librdkafka frees json */
 }
 
-rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks,
-                               char *err, size_t errsz)
+rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks, char *err,
+                               size_t errsz)
 {
     rd_kafka_conf_t *conf = kafka_conf_new(c, "ordersink-worker", err, errsz);
     if (!conf)
@@ -283,8 +282,8 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
     return rk;
 }
 
-int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks,
-                       size_t n, char *err, size_t errsz)
+int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks, size_t n,
+                       char *err, size_t errsz)
 {
     if (n == 0)
         return 0;
@@ -317,8 +316,7 @@ int64_t kafka_consumer_lag(rd_kafka_t *rk)
     for (int i = 0; i < parts->cnt; i++) {
         int64_t low = 0, high = 0;
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        if (rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &low, &high) ||
-            high < 0)
+        if (rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &low, &high) || high < 0)
             continue;
         int64_t pos = p->offset >= 0 ? p->offset : low;
         if (high > pos)
@@ -330,8 +328,7 @@ int64_t kafka_consumer_lag(rd_kafka_t *rk)
 
 /* One CreateTopics round trip. Returns the topic's error (NO_ERROR when created). */
 static rd_kafka_resp_err_t kafka_create_topic_once(rd_kafka_t *rk, const char *topic,
-                                                   int partitions, int rf, char *err,
-                                                   size_t errsz)
+                                                   int partitions, int rf, char *err, size_t errsz)
 {
     char msg[256] = "";
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__INVALID_ARG;
@@ -372,8 +369,7 @@ out:
     return e;
 }
 
-int kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err,
-                       size_t errsz)
+int kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err, size_t errsz)
 {
     /* Replication factor: the broker's default (-1), else 1 for brokers that want a number. */
     rd_kafka_resp_err_t e = kafka_create_topic_once(rk, topic, partitions, -1, err, errsz);
@@ -399,22 +395,21 @@ rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client
     return conf;
 }
 
-
 /* Partition count of topic from the cluster's metadata; -1 with err on failure. */
 static int kafka_partition_count(rd_kafka_t *rk, const char *topic, char *err, size_t errsz)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000)
-                                : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__INVALID_ARG;
     int count = -1;
     if (!e && md->topic_cnt == 1 && !md->topics[0].err)
         count = md->topics[0].partition_cnt;
     else
         snprintf(err, errsz, "kafka: cannot describe topic %s: %s", topic,
-                 e ? rd_kafka_err2str(e)
-                   : md->topic_cnt > 0 ? rd_kafka_err2str(md->topics[0].err)
-                                       : "not in the metadata");
+                 e                   ? rd_kafka_err2str(e)
+                 : md->topic_cnt > 0 ? rd_kafka_err2str(md->topics[0].err)
+                                     : "not in the metadata");
     if (md)
         rd_kafka_metadata_destroy(md);
     if (rkt)
@@ -458,9 +453,8 @@ int kafka_group_offsets(const struct cfg *c, struct lag_partition **out, size_t 
     for (int i = 0; !e && i < count; i++) {
         int64_t low = 0, high = 0;
         e = rd_kafka_query_watermark_offsets(rk, c->kafka_topic, i, &low, &high, 10000);
-        (*out)[i] = (struct lag_partition){i, list->elems[i].offset >= 0 ? list->elems[i].offset
-                                                                        : LAG_NO_OFFSET,
-                                           high, 0};
+        (*out)[i] = (struct lag_partition){
+            i, list->elems[i].offset >= 0 ? list->elems[i].offset : LAG_NO_OFFSET, high, 0};
     }
     if (e) {
         snprintf(err, errsz, "kafka: cannot read offsets: %s", rd_kafka_err2str(e));

@@ -38,7 +38,7 @@ struct kafka_consumer_hooks {
     kafka_assign_fn after_assign;
     kafka_stats_fn on_stats;
     void *opaque;
-    int start_at_latest; /* set by kafka_consumer_new from kafka.auto_offset_reset */
+    int start_at_latest;      /* set by kafka_consumer_new from kafka.auto_offset_reset */
     struct kafka_fatal fatal; /* set by the consumer's error callback */
 };
 
@@ -62,12 +62,12 @@ int kafka_conf_set_default(const struct cfg *c, rd_kafka_conf_t *conf, const cha
  * Creates the consumer (manual commits, no offset store) and subscribes to the topic.
  * hooks must outlive the consumer. Returns NULL with err filled.
  */
-rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks,
-                               char *err, size_t errsz);
+rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks, char *err,
+                               size_t errsz);
 
 /* Synchronously commits next offsets per partition of topic. Returns 0 or -1 with err. */
-int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks,
-                       size_t n, char *err, size_t errsz);
+int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks, size_t n,
+                       char *err, size_t errsz);
 
 /* Sum over assigned partitions of (high watermark - position), from cached watermarks. */
 int64_t kafka_consumer_lag(rd_kafka_t *rk);
@@ -77,8 +77,7 @@ rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client
                                          size_t errsz);
 
 /* Creates topic with the admin API: 0 created, 1 it already existed, -1 error (err filled). */
-int kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err,
-                       size_t errsz);
+int kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err, size_t errsz);
 
 /*
  * Reads, for every partition of c->kafka_topic, the group's committed offset (without joining

@@ -22,8 +22,7 @@ void lag_compute(struct lag_partition *parts, size_t n, const struct lag_policy 
         total += lp->lag;
     }
     int64_t metric = total;
-    if (!p->allow_idle_consumers && p->lag_threshold > 0 &&
-        metric / p->lag_threshold > (int64_t)n)
+    if (!p->allow_idle_consumers && p->lag_threshold > 0 && metric / p->lag_threshold > (int64_t)n)
         metric = (int64_t)n * p->lag_threshold;
     out->total = total;
     out->metric = metric;

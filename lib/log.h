@@ -20,9 +20,18 @@ struct log_field {
     double d;
 };
 
-#define LF_STR(k, v) {.key = (k), .type = LOG_FIELD_STR, .s = (v)}
-#define LF_INT(k, v) {.key = (k), .type = LOG_FIELD_INT, .i = (int64_t)(v)}
-#define LF_DBL(k, v) {.key = (k), .type = LOG_FIELD_DBL, .d = (double)(v)}
+#define LF_STR(k, v)                                                                               \
+    {                                                                                              \
+        .key = (k), .type = LOG_FIELD_STR, .s = (v)                                                \
+    }
+#define LF_INT(k, v)                                                                               \
+    {                                                                                              \
+        .key = (k), .type = LOG_FIELD_INT, .i = (int64_t)(v)                                       \
+    }
+#define LF_DBL(k, v)                                                                               \
+    {                                                                                              \
+        .key = (k), .type = LOG_FIELD_DBL, .d = (double)(v)                                        \
+    }
 
 /* LOG(LOG_INFO, "message", LF_STR("topic", t), LF_INT("n", n)) */
 #define LOG(level, msg, ...)                                                                       \

@@ -203,8 +203,8 @@ static void metrics_render_cosmos(struct metrics_text *t, const struct metrics *
                (double)m->cosmos.retries);
     mt_gauge(t, "ordersink_cosmos_in_flight_requests", "Cosmos requests on the wire",
              atomic_load(&m->live.cosmos.in_flight));
-    mt_gauge(t, "ordersink_cosmos_concurrency_limit",
-             "Adaptive limit of Cosmos requests in flight", m->cosmos.concurrency_limit);
+    mt_gauge(t, "ordersink_cosmos_concurrency_limit", "Adaptive limit of Cosmos requests in flight",
+             m->cosmos.concurrency_limit);
     mt_counter(t, "ordersink_cosmos_concurrency_cuts_total",
                "Times throttling halved the concurrency limit", (double)m->cosmos.limit_cuts);
     mt_gauge(t, "ordersink_batches_in_flight", "Closed batches being written",

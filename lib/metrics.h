@@ -42,12 +42,12 @@ struct metrics_lag {
 
 /* Signals written from the hot loops without the lock. */
 struct metrics_live {
-    _Atomic int64_t heartbeat_ms; /* monotonic ms of the last sign of progress */
-    _Atomic int joined;           /* the consumer got an assignment from the group */
-    _Atomic int assigned;         /* partitions currently assigned */
-    _Atomic int paused;           /* partitions currently paused */
+    _Atomic int64_t heartbeat_ms;  /* monotonic ms of the last sign of progress */
+    _Atomic int joined;            /* the consumer got an assignment from the group */
+    _Atomic int assigned;          /* partitions currently assigned */
+    _Atomic int paused;            /* partitions currently paused */
     _Atomic int batches_in_flight; /* closed batches being written */
-    struct cosmos_live cosmos;    /* reachable, in flight */
+    struct cosmos_live cosmos;     /* reachable, in flight */
 };
 
 struct metrics {

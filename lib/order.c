@@ -229,8 +229,9 @@ static enum order_reason order_add_kafka(cJSON *root, const struct order_meta *m
     if (!cJSON_AddStringToObject(k, "topic", meta->topic) ||
         !cJSON_AddNumberToObject(k, "partition", meta->partition) ||
         !cJSON_AddNumberToObject(k, "offset", (double)meta->offset) ||
-        !(meta->timestamp_ms >= 0 ? cJSON_AddNumberToObject(k, "timestamp", (double)meta->timestamp_ms)
-                                  : cJSON_AddNullToObject(k, "timestamp")))
+        !(meta->timestamp_ms >= 0
+              ? cJSON_AddNumberToObject(k, "timestamp", (double)meta->timestamp_ms)
+              : cJSON_AddNullToObject(k, "timestamp")))
         return ORDER_NO_MEMORY;
     return ORDER_OK;
 }
@@ -329,8 +330,8 @@ static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
 }
 
 enum order_reason order_to_doc(const struct order_spec *spec, const char *payload, size_t len,
-                               const struct order_meta *meta, struct order_doc *doc,
-                               char *detail, size_t size)
+                               const struct order_meta *meta, struct order_doc *doc, char *detail,
+                               size_t size)
 {
     memset(doc, 0, sizeof(*doc));
     if (detail && size)
@@ -345,8 +346,8 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
     const char *end = NULL;
     cJSON *root = order_parse(payload, len, &end);
     /* One JSON value and nothing after it but white space: "{..}{..}" is not one order. */
-    while (root && end < payload + len && (*end == ' ' || *end == '\t' || *end == '\n' ||
-                                           *end == '\r'))
+    while (root && end < payload + len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
         end++;
     if (root && end != payload + len) {
         cJSON_Delete(root);

@@ -53,8 +53,8 @@ struct order_doc {
  * order_doc_free). Otherwise doc is zeroed and detail (if non-NULL) says what is wrong.
  */
 enum order_reason order_to_doc(const struct order_spec *spec, const char *payload, size_t len,
-                               const struct order_meta *meta, struct order_doc *doc,
-                               char *detail, size_t detail_size);
+                               const struct order_meta *meta, struct order_doc *doc, char *detail,
+                               size_t detail_size);
 
 void order_doc_free(struct order_doc *doc);
 

@@ -283,11 +283,11 @@ static int og_write_lines(struct order_gen *g, const struct og_order *o, uint64_
             og_lit(g, "\",\"name\":\""))
             return -1;
         if (i == 0 && o->name_override ? og_lit(g, o->name_override)
-                                        : og_lit(g, og_adjectives[p % 8]) || og_lit(g, " ") ||
-                                              og_lit(g, og_nouns[p / 8 % 8]))
+                                       : og_lit(g, og_adjectives[p % 8]) || og_lit(g, " ") ||
+                                             og_lit(g, og_nouns[p / 8 % 8]))
             return -1;
-        if (og_lit(g, "\",\"quantity\":") || og_uint(g, qty, 0) ||
-            og_lit(g, ",\"unitPrice\":") || og_cents(g, price) || og_lit(g, "}"))
+        if (og_lit(g, "\",\"quantity\":") || og_uint(g, qty, 0) || og_lit(g, ",\"unitPrice\":") ||
+            og_cents(g, price) || og_lit(g, "}"))
             return -1;
     }
     return 0;
@@ -323,8 +323,8 @@ static int og_write_order(struct order_gen *g, const struct og_order *o)
     int64_t total = 0;
     const char *currency = og_currencies[og_below(&lr, 4)];
     if (og_lit(g, "{") || og_write_id(g, o) ||
-        (!o->omit_customer && (og_lit(g, "\"customerId\":\"cust-") ||
-                               og_uint(g, o->customer, 7) || og_lit(g, "\","))) ||
+        (!o->omit_customer &&
+         (og_lit(g, "\"customerId\":\"cust-") || og_uint(g, o->customer, 7) || og_lit(g, "\","))) ||
         og_lit(g, "\"version\":") || og_uint(g, o->version, 0) || og_lit(g, ",\"status\":\"") ||
         og_lit(g, og_statuses[(o->version - 1) % 5]) || og_lit(g, "\",\"currency\":\"") ||
         og_lit(g, currency) || og_lit(g, "\",\"createdAt\":\"") || og_lit(g, ts) ||

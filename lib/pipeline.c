@@ -33,14 +33,14 @@ struct pipeline_entry {
 /* A closed batch, from submission to commit. */
 struct pipeline_batch {
     struct pipeline_batch *next;
-    struct batch items;           /* the messages, owned */
-    struct pipeline_entry *e;     /* one per message */
-    struct batch_key *keys;       /* one per parsed order */
+    struct batch items;       /* the messages, owned */
+    struct pipeline_entry *e; /* one per message */
+    struct batch_key *keys;   /* one per parsed order */
     size_t nkeys;
-    size_t *key_write;            /* keys[k] (not superseded) -> its write */
-    struct batch_index index;     /* over keys: later batches find their predecessors */
-    struct cosmos_write *w;       /* one per distinct document */
-    size_t *write_entry;          /* w[j] -> its entry */
+    size_t *key_write;        /* keys[k] (not superseded) -> its write */
+    struct batch_index index; /* over keys: later batches find their predecessors */
+    struct cosmos_write *w;   /* one per distinct document */
+    size_t *write_entry;      /* w[j] -> its entry */
     size_t nw;
     struct cosmos_run *run;
     struct dlq_tally dlq;
@@ -319,7 +319,8 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
 static int pipeline_merge_marks(struct pipeline *p, const struct pipeline_batch *pb)
 {
     struct batch_mark bm[64];
-    struct batch_mark *marks = pb->items.count <= 64 ? bm : malloc(pb->items.count * sizeof(*marks));
+    struct batch_mark *marks =
+        pb->items.count <= 64 ? bm : malloc(pb->items.count * sizeof(*marks));
     if (!marks)
         return -1;
     size_t nm = batch_watermarks(&pb->items, marks);
@@ -402,8 +403,8 @@ static int pipeline_collect(struct pipeline *p)
         struct pipeline_batch *pb = p->head;
         if (pb->dlq.failed) {
             char msg[400];
-            snprintf(msg, sizeof(msg), "dlq: %lu dead letters not acknowledged: %s",
-                     pb->dlq.failed, pb->dlq.error);
+            snprintf(msg, sizeof(msg), "dlq: %lu dead letters not acknowledged: %s", pb->dlq.failed,
+                     pb->dlq.error);
             pipeline_fail(p, msg);
             break;
         }
@@ -414,8 +415,8 @@ static int pipeline_collect(struct pipeline *p)
         }
         p->stats.batches++;
         pipeline_publish(p, pb);
-        LOG(LOG_DEBUG, "batch done", LF_INT("messages", pb->items.count),
-            LF_INT("writes", pb->nw), LF_INT("ms", clock_mono_ms() - pb->t0));
+        LOG(LOG_DEBUG, "batch done", LF_INT("messages", pb->items.count), LF_INT("writes", pb->nw),
+            LF_INT("ms", clock_mono_ms() - pb->t0));
         pipeline_retire_head(p);
         retired++;
     }
@@ -545,8 +546,7 @@ int pipeline_drain(struct pipeline *p)
     while (!p->fatal && p->head) {
         if (p->deadline_ms && clock_mono_ms() >= p->deadline_ms) {
             char msg[160];
-            snprintf(msg, sizeof(msg), "deadline passed with %d batches not written",
-                     p->in_flight);
+            snprintf(msg, sizeof(msg), "deadline passed with %d batches not written", p->in_flight);
             pipeline_fail(p, msg);
             break;
         }

@@ -28,10 +28,10 @@ struct pipeline {
     struct dlq *dlq;
     struct metrics *metrics; /* updated once per batch */
     struct order_spec spec;
-    struct batch open;                        /* the batch being filled */
-    struct pipeline_batch *head, *tail;       /* closed batches in flight, oldest first */
-    int in_flight, max_in_flight;             /* closed batches in flight, and the bound */
-    struct batch_mark *marks;                 /* durable, not yet committed: per partition */
+    struct batch open;                  /* the batch being filled */
+    struct pipeline_batch *head, *tail; /* closed batches in flight, oldest first */
+    int in_flight, max_in_flight;       /* closed batches in flight, and the bound */
+    struct batch_mark *marks;           /* durable, not yet committed: per partition */
     size_t nmarks, marks_cap;
     int64_t commit_retry_ms; /* monotonic: when to retry a failed commit; 0 = no failure */
     int wake[2];             /* pipe the consumer and DLQ queues write to when they have events */

@@ -313,8 +313,7 @@ static int prod_kafka_open(struct prod *p, const struct cfg *c, char *err, size_
         int r = kafka_create_topic(p->rk, c->kafka_topic, p->o->create_partitions, err, errsz);
         if (r < 0)
             return -1;
-        fprintf(stderr, r ? "producer: topic %s already exists\n"
-                          : "producer: created topic %s\n",
+        fprintf(stderr, r ? "producer: topic %s already exists\n" : "producer: created topic %s\n",
                 c->kafka_topic);
     }
     p->rkt = rd_kafka_topic_new(p->rk, c->kafka_topic, NULL);

@@ -44,8 +44,8 @@ static void worker_usage(FILE *out)
                  "Every setting can be overridden by its ORDERSINK_* env var (see README).\n");
 }
 
-static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
-                             int lost, void *opaque)
+static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts, int lost,
+                             void *opaque)
 {
     (void)rk;
     struct pipeline *p = opaque;
@@ -86,8 +86,8 @@ static void worker_log_progress(struct pipeline *p, rd_kafka_t *rk)
 static int worker_consumer_error(const rd_kafka_message_t *m)
 {
     int fatal = kafka_error_is_fatal(m->err, rd_kafka_message_errstr(m));
-    LOG(fatal ? LOG_ERROR : LOG_WARN, "kafka consumer error", LF_STR("error", rd_kafka_message_errstr(m)),
-        LF_STR("code", rd_kafka_err2name(m->err)));
+    LOG(fatal ? LOG_ERROR : LOG_WARN, "kafka consumer error",
+        LF_STR("error", rd_kafka_message_errstr(m)), LF_STR("code", rd_kafka_err2name(m->err)));
     return fatal;
 }
 
@@ -122,8 +122,9 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
             }
         }
         if (kafka_fatal->set) {
-            LOG(LOG_ERROR, "kafka: cannot connect securely or authenticate; check the Kafka "
-                           "security settings",
+            LOG(LOG_ERROR,
+                "kafka: cannot connect securely or authenticate; check the Kafka "
+                "security settings",
                 LF_STR("error", kafka_fatal->reason));
             failed = 1;
             break;
@@ -216,14 +217,15 @@ out:
 
 static int worker_lag_usage(FILE *out, int rc)
 {
-    fprintf(out,
-            "usage: worker lag [--config PATH] [--lag-threshold N] [--activation-lag-threshold N]\n"
-            "                  [--offset-reset-policy latest|earliest] [--max-replicas N]\n"
-            "                  [--scale-to-zero-on-invalid-offset] [--allow-idle-consumers]\n"
-            "Prints the group's lag per partition and in total as KEDA's Kafka scaler computes it,\n"
-            "whether KEDA would see the trigger active, and the replicas the HPA would ask for.\n"
-            "Defaults: lagThreshold 1000, activationLagThreshold 0, offsetResetPolicy from\n"
-            "kafka.auto_offset_reset, maxReplicaCount = partitions.\n");
+    fprintf(
+        out,
+        "usage: worker lag [--config PATH] [--lag-threshold N] [--activation-lag-threshold N]\n"
+        "                  [--offset-reset-policy latest|earliest] [--max-replicas N]\n"
+        "                  [--scale-to-zero-on-invalid-offset] [--allow-idle-consumers]\n"
+        "Prints the group's lag per partition and in total as KEDA's Kafka scaler computes it,\n"
+        "whether KEDA would see the trigger active, and the replicas the HPA would ask for.\n"
+        "Defaults: lagThreshold 1000, activationLagThreshold 0, offsetResetPolicy from\n"
+        "kafka.auto_offset_reset, maxReplicaCount = partitions.\n");
     return rc;
 }
 
@@ -330,12 +332,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "lag") == 0)
         return worker_lag(argc - 1, argv + 1);
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"check-config", no_argument, NULL, 'k'},
-                                         {"print-settings", no_argument, NULL, 'p'},
-                                         {"version", no_argument, NULL, 'v'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},   {"check-config", no_argument, NULL, 'k'},
+        {"print-settings", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *path = getenv("ORDERSINK_CONFIG");
     int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {

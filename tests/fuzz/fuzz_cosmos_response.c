@@ -1,9 +1,10 @@
 /*
  * fuzz_cosmos_response: libFuzzer target for the parsers of Cosmos answers: cosmos_error_message
- * (error bodies) and cosmos_bulk_parse (batch answers, expecting 1..8 operations). The first input byte picks the output buffer size (1..256, sometimes exactly the
- * body length); the rest is the body, passed without a terminating NUL. Checks that the
- * output is NUL-terminated inside the buffer, has no CR or LF, and that nothing past the
- * buffer is touched (ASan catches writes; a canary catches writes into the same block).
+ * (error bodies) and cosmos_bulk_parse (batch answers, expecting 1..8 operations). The first input
+ * byte picks the output buffer size (1..256, sometimes exactly the body length); the rest is the
+ * body, passed without a terminating NUL. Checks that the output is NUL-terminated inside the
+ * buffer, has no CR or LF, and that nothing past the buffer is touched (ASan catches writes; a
+ * canary catches writes into the same block).
  */
 #include <stdint.h>
 #include <stdio.h>

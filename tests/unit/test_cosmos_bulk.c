@@ -21,11 +21,10 @@ static int parse(const char *body, struct cosmos_op_result *out, size_t n)
 START_TEST(test_parse_skips_echoed_documents)
 {
     /* The local server echoes each document; keys named like ours inside it are not ours. */
-    const char *body =
-        "[{\"statusCode\":201,\"requestCharge\":1,\"resourceBody\":{\"id\":\"a\","
-        "\"statusCode\":500,\"lines\":[{\"statusCode\":418},[1,2,{\"x\":\"}]\"}]],"
-        "\"subStatusCode\":7}},"
-        " {\"resourceBody\":{\"retryAfterMilliseconds\":9},\"statusCode\":200}]";
+    const char *body = "[{\"statusCode\":201,\"requestCharge\":1,\"resourceBody\":{\"id\":\"a\","
+                       "\"statusCode\":500,\"lines\":[{\"statusCode\":418},[1,2,{\"x\":\"}]\"}]],"
+                       "\"subStatusCode\":7}},"
+                       " {\"resourceBody\":{\"retryAfterMilliseconds\":9},\"statusCode\":200}]";
     struct cosmos_op_result r[2];
     ck_assert_int_eq(parse(body, r, 2), 0);
     ck_assert_int_eq(r[0].status, 201);
@@ -38,8 +37,9 @@ END_TEST
 
 START_TEST(test_parse_throttled_operation)
 {
-    const char *body = "[{\"statusCode\":429,\"subStatusCode\":3200,\"retryAfterMilliseconds\":125},"
-                       "{\"statusCode\":424}]";
+    const char *body =
+        "[{\"statusCode\":429,\"subStatusCode\":3200,\"retryAfterMilliseconds\":125},"
+        "{\"statusCode\":424}]";
     struct cosmos_op_result r[2];
     ck_assert_int_eq(parse(body, r, 2), 0);
     ck_assert_int_eq(r[0].status, 429);
@@ -52,13 +52,13 @@ END_TEST
 START_TEST(test_parse_rejects_malformed)
 {
     struct cosmos_op_result r[2];
-    ck_assert_int_eq(parse("[{\"statusCode\":201}]", r, 2), -1);             /* count */
-    ck_assert_int_eq(parse("[{\"statusCode\":201},{}]", r, 2), -1);          /* no status */
+    ck_assert_int_eq(parse("[{\"statusCode\":201}]", r, 2), -1);    /* count */
+    ck_assert_int_eq(parse("[{\"statusCode\":201},{}]", r, 2), -1); /* no status */
     ck_assert_int_eq(parse("[{\"statusCode\":\"201\"},{\"statusCode\":1}]", r, 2), -1);
-    ck_assert_int_eq(parse("{\"statusCode\":201}", r, 1), -1);               /* not an array */
-    ck_assert_int_eq(parse("[{\"statusCode\":201", r, 1), -1);               /* truncated */
-    ck_assert_int_eq(parse("[{statusCode:201}]", r, 1), -1);                 /* not JSON */
-    ck_assert_int_eq(parse("[{\"statusCode\":2e400}]", r, 1), -1);           /* out of range */
+    ck_assert_int_eq(parse("{\"statusCode\":201}", r, 1), -1);     /* not an array */
+    ck_assert_int_eq(parse("[{\"statusCode\":201", r, 1), -1);     /* truncated */
+    ck_assert_int_eq(parse("[{statusCode:201}]", r, 1), -1);       /* not JSON */
+    ck_assert_int_eq(parse("[{\"statusCode\":2e400}]", r, 1), -1); /* out of range */
     ck_assert_int_eq(parse("[1]", r, 1), -1);
     ck_assert_int_eq(parse("", r, 1), -1);
 }
