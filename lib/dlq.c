@@ -109,8 +109,7 @@ int dlq_send(struct dlq *d, const rd_kafka_message_t *m, const char *reason, con
 
 void dlq_poll(struct dlq *d)
 {
-    if (d->outstanding)
-        rd_kafka_poll(d->rk, 0);
+    rd_kafka_poll(d->rk, 0); /* also serves the producer's error events while idle */
 }
 
 void dlq_wake_fd(struct dlq *d, int fd)

@@ -203,13 +203,15 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
     int consumer_failed = worker_run(&p, rk, c, &hooks.fatal);
     worker_shutdown(&p, rk, c);
     worker_log_progress(&p, NULL);
-    rd_kafka_destroy(rk);
     if (p.fatal)
-        LOG(LOG_ERROR, "stopped without committing the current batch",
+        LOG(LOG_ERROR, "stopped without committing what was not yet written",
             LF_STR("error", p.fatal_error));
     rc = p.fatal || consumer_failed ? 1 : 0;
 out:
+    /* Before rd_kafka_destroy, which waits until every message the pipeline holds is gone. */
     pipeline_free(&p);
+    if (rk)
+        rd_kafka_destroy(rk);
     dlq_free(dlq);
     cosmos_client_free(cosmos);
     return rc;

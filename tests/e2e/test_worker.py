@@ -225,3 +225,21 @@ def test_oversized_deep_and_nul_messages_are_dead_lettered_and_orders_keep_flowi
     dlq = rig.consume_all(topic + ".dlq")
     assert sorted((m["value"], headers_of(m)["ordersink.reason"]) for m in dlq) == sorted(bad.items())
     assert rig.count_docs(db, coll) == 100
+
+
+def test_cosmos_down_for_good_exits_1_promptly_and_commits_nothing(rig, cosmos_faults):
+    """Retries run out (retry.max_attempts=3): the worker stops with exit 1 in seconds, releasing
+    the batches it holds (librdkafka's destroy waits for them), and commits nothing."""
+    topic, group, db, coll = setup_pipeline(rig, "down", 2)
+    rig.produce(topic, [(*order(i), i % 2) for i in range(300)])
+    rig.set_faults(refuse=True)
+    env = rig.worker_env(topic, group, db, coll)
+    env.update(ORDERSINK_RETRY_MAX_ATTEMPTS="3", ORDERSINK_RETRY_BASE_MS="100",
+               ORDERSINK_RETRY_MAX_MS="200", ORDERSINK_COSMOS_REQUEST_TIMEOUT_MS="2000")
+    t0 = time.monotonic()
+    w = rig.start_worker(env)
+    assert w.wait(timeout=60) == 1
+    assert time.monotonic() - t0 < 30
+    assert all(v in (None, 0) for v in rig.committed(group, topic).values())
+    assert any(l.get("msg") == "stopped without committing what was not yet written"
+               for l in log_lines(w.log_path))

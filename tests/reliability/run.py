@@ -140,22 +140,6 @@ class CosmosReader:
         docs = self.pool.map(lambda ip: self.read(coll, *ip), pairs, chunksize=64)
         return {i: d for (i, _), d in zip(pairs, docs)}
 
-    def query(self, coll, sql, timeout=600):
-        out, cont = [], None
-        while True:
-            h = {"content-type": "application/query+json", "x-ms-documentdb-isquery": "True",
-                 "x-ms-documentdb-query-enablecrosspartition": "True", "x-ms-max-item-count": "1000"}
-            if cont:
-                h["x-ms-continuation"] = cont
-            r = self.request("POST", f"/dbs/{DB}/colls/{coll}/docs", json.dumps({"query": sql, "parameters": []}),
-                             headers=h, timeout=timeout)
-            if r.status_code != 200:
-                raise RuntimeError(f"query {sql!r}: {r.status_code} {r.text[:200]}")
-            out.extend(r.json().get("Documents", []))
-            cont = r.headers.get("x-ms-continuation")
-            if not cont:
-                return out
-
     def delete_container(self, coll):
         self.request("DELETE", f"/dbs/{DB}/colls/{coll}")
 
@@ -480,7 +464,7 @@ def verify(ctx, name, topic, group, coll, bad_values, t0, notes, failures, extra
     # --- Cosmos: every order once, with its latest content
     n = len(latest)
     if n <= 12000:
-        docs = reader.query(coll, "SELECT * FROM c")
+        docs = rig.query(DB, coll, "SELECT * FROM c")
         count = len(docs)
         by_id = collections.defaultdict(list)
         for d in docs:
