@@ -79,7 +79,9 @@ static void worker_log_progress(struct pipeline *p, rd_kafka_t *rk)
         LF_INT("dead_lettered", p->stats.dead_lettered), LF_INT("batches", p->stats.batches),
         LF_INT("commits", p->stats.commits), LF_INT("lag", rk ? kafka_consumer_lag(rk) : 0),
         LF_INT("cosmos_requests", cs->requests), LF_INT("cosmos_retries", cs->retries),
-        LF_INT("cosmos_throttled", cs->throttled), LF_DBL("request_units", cs->request_units));
+        LF_INT("cosmos_throttled", cs->throttled), LF_DBL("request_units", cs->request_units),
+        LF_INT("concurrency_limit", cs->concurrency_limit),
+        LF_INT("concurrency_cuts", cs->limit_cuts), LF_INT("batches_in_flight", p->in_flight));
 }
 
 /* Handles a consumer event that carries an error. Returns 1 when the worker must stop. */

@@ -115,6 +115,25 @@ def test_throttling_is_retried_until_all_written(rig, cosmos_faults, bulk, ratio
     p = last_progress(w.log_path)
     assert p["written"] == 1000 and p["cosmos_throttled"] == stats["throttled"]
     assert p["cosmos_retries"] >= stats["throttled"]
+    assert p["concurrency_cuts"] >= 1, "a 429 halves the adaptive concurrency limit"
+
+
+def test_adaptive_concurrency_drops_to_one_under_throttling_and_grows_back(rig, cosmos_faults):
+    """Every write throttled for 3 s: the limit falls to 1; once writes succeed it grows again
+    (single upserts, so there are enough requests to fill it)."""
+    topic, group, db, coll = setup_pipeline(rig, "aimd", 3)
+    rig.produce(topic, [(*order(i), None) for i in range(3000)])
+    rig.set_faults(throttle_ratio=1.0, retry_after_ms=50, duration_ms=3000)
+    env = rig.worker_env(topic, group, db, coll)
+    env.update(ORDERSINK_COSMOS_BULK="0", ORDERSINK_LOG_STATS_INTERVAL_MS="100",
+               ORDERSINK_RETRY_MAX_ATTEMPTS="1000")
+    w = rig.start_worker(env)
+    wait_committed(rig, group, topic, proc=w)
+    assert rig.stop_worker(w) == 0
+    limits = [l["concurrency_limit"] for l in log_lines(w.log_path) if l.get("msg") == "progress"]
+    low = limits.index(1)
+    assert max(limits[low:]) > 1, f"the limit never grew back: {limits}"
+    assert rig.count_docs(db, coll) == 3000
 
 
 def test_rejected_document_goes_to_dlq(rig, cosmos_faults):
