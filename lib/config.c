@@ -79,7 +79,7 @@ static const struct cfg_setting cfg_settings[] = {
       "A batch closes at this many payload bytes"),
     I("batch.max_wait_ms", batch_max_wait_ms, 500, 1, 600000,
       "A batch closes this long after its first order arrived"),
-    I("pipeline.max_batches", pipeline_max_batches, 4, 1, 64,
+    I("pipeline.max_batches", pipeline_max_batches, 8, 1, 64,
       "Batches written at once while the next one fills; when all are in flight and the next "
       "is full, the consumer stops (then pauses) until one is committed"),
     S("cosmos.endpoint", cosmos_endpoint, NULL, CFG_WORKER, 0,
