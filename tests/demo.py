@@ -8,6 +8,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from rig import REPO, Rig  # noqa: E402
 from helpers import last_progress  # noqa: E402
 
@@ -15,12 +16,33 @@ RATE, SECONDS, PARTITIONS = 600, 15, 6
 TOPIC, GROUP, DB, COLL = "orders", "ordersink-demo", "shop", "orders"
 
 
-def progress_line(rig, t, worker_log):
+class Offsets:
+    """Committed offsets and high watermarks read through one client kept open (it never
+    subscribes, so it does not join the worker's group): a line takes milliseconds, not the
+    second a new client spends connecting."""
+
+    def __init__(self, rig):
+        self.c = Consumer({"bootstrap.servers": rig.bootstrap, "group.id": GROUP,
+                           "enable.auto.commit": False})
+        self.tps = None
+
+    def read(self):
+        if self.tps is None:
+            parts = self.c.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
+            self.tps = [TopicPartition(TOPIC, p) for p in sorted(parts)]
+        committed = {tp.partition: max(tp.offset, 0) for tp in self.c.committed(self.tps, timeout=10)}
+        hw = {tp.partition: self.c.get_watermark_offsets(tp, timeout=10, cached=False)[1] for tp in self.tps}
+        return committed, hw
+
+    def close(self):
+        self.c.close()
+
+
+def progress_line(offsets, t, worker_log):
     # Read in this order so that produced >= consumed and lag >= 0 on the printed line.
     p = last_progress(worker_log) or {}
-    committed = rig.committed(GROUP, TOPIC)
-    hw = rig.high_watermarks(TOPIC)
-    lag = sum(h - (committed.get(part) or 0) for part, h in hw.items())
+    committed, hw = offsets.read()
+    lag = sum(h - committed.get(part, 0) for part, h in hw.items())
     print(f"[{t:5.1f}s] produced {sum(hw.values()):6d}  consumed {p.get('consumed', 0):6d}  "
           f"written {p.get('written', 0):6d}  dead-lettered {p.get('dead_lettered', 0):3d}  lag {lag:6d}",
           flush=True)
@@ -46,15 +68,19 @@ def main():
         print(f"rig up in {rig.start_seconds:.1f}s; producer at {RATE} orders/s for {SECONDS}s; "
               f"worker log {worker.log_path}", flush=True)
         t0 = time.monotonic()
+        offsets = Offsets(rig)
+        next_line = t0 + 1
         while True:
-            time.sleep(1)
-            lag = progress_line(rig, time.monotonic() - t0, worker.log_path)
+            time.sleep(max(0.0, next_line - time.monotonic()))
+            next_line += 1
+            lag = progress_line(offsets, time.monotonic() - t0, worker.log_path)
             if producer.poll() is not None and lag == 0:
                 break
             if worker.poll() is not None:
                 sys.exit(f"worker exited with {worker.returncode}; see {worker.log_path}")
             if time.monotonic() - t0 > SECONDS + 60:
                 sys.exit("demo: worker did not catch up within 60 s after the producer stopped")
+        offsets.close()
         if producer.returncode != 0:
             sys.exit(f"producer failed ({producer.returncode}); see {run_dir}/producer.log")
         elapsed = time.monotonic() - t0
