@@ -41,6 +41,9 @@ bin/worker: worker/main.c $(LIB_OBJ) | bin
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 bin/producer: producer/main.c $(LIB_OBJ) | bin
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+# The worker built with ASan+UBSan, for the e2e test that runs it against the real rig.
+build/asan/worker: worker/main.c $(ASAN_OBJ) | build/asan
+	$(CC) $(CFLAGS) $(SAN) $^ -o $@ $(LDLIBS)
 
 build/unit/%: tests/unit/%.c $(LIB_OBJ) | build/unit
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs check)
@@ -63,7 +66,7 @@ unit: $(UNIT_BIN) $(UNIT_ASAN)
 	@set -e; for t in $(UNIT_ASAN); do echo "== $$t (ASan+UBSan)"; \
 	  ASAN_OPTIONS=detect_leaks=1 CK_FORK=no $$t; done
 
-e2e: all
+e2e: all build/asan/worker
 	$(PYTEST) -v -x tests/e2e
 
 # Everything CI runs: build, unit tests (plain and ASan+UBSan), end-to-end tests on the real

@@ -478,14 +478,34 @@ static void pipeline_set_paused(struct pipeline *p, int paused)
 
 void pipeline_on_assign(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts)
 {
-    if (!p->paused || parts->cnt == 0)
+    if (parts->cnt == 0)
         return;
     rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
     if (!copy)
         return;
-    if (rd_kafka_pause_partitions(p->consumer, copy) == RD_KAFKA_RESP_ERR_NO_ERROR && p->metrics)
+    /* Resuming when not paused is not a no-op: librdkafka 2.0.2 keeps a partition's pause
+     * flag across unassign and assign, so a partition paused before a rebalance would come
+     * back paused for good (seen on the rig: reassigned partitions never fetched again). */
+    rd_kafka_resp_err_t e = p->paused ? rd_kafka_pause_partitions(p->consumer, copy)
+                                      : rd_kafka_resume_partitions(p->consumer, copy);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && p->paused && p->metrics)
         atomic_fetch_add(&p->metrics->live.paused, copy->cnt);
     rd_kafka_topic_partition_list_destroy(copy);
+}
+
+void pipeline_on_revoke(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    if (!p->fatal && !lost)
+        pipeline_drain(p);
+    if (!p->paused)
+        return;
+    /* The pipeline is empty now (or the partitions are gone): nothing to hold back. */
+    rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
+    if (copy) {
+        rd_kafka_resume_partitions(p->consumer, copy);
+        rd_kafka_topic_partition_list_destroy(copy);
+    }
+    pipeline_set_paused(p, 0); /* what stays assigned (cooperative) */
 }
 
 /* Network, wake-ups, DLQ reports, settling: the part of a turn drain shares. */

@@ -78,7 +78,12 @@ void pipeline_step(struct pipeline *p, int wait_cap_ms, int consumer_more);
  */
 int pipeline_drain(struct pipeline *p);
 
-/* After partitions were assigned: pauses them too while the pipeline is paused. */
+/* After partitions were assigned: pauses them too while the pipeline is paused, else resumes
+ * them (clearing a pause flag librdkafka kept from before a rebalance). */
 void pipeline_on_assign(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts);
+
+/* Before partitions are taken away: writes and commits everything in flight (unless lost =
+ * the group already gave them away), then resumes what the pipeline had paused. */
+void pipeline_on_revoke(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts, int lost);
 
 #endif

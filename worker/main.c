@@ -49,8 +49,7 @@ static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list
 {
     (void)rk;
     struct pipeline *p = opaque;
-    if (!p->fatal && !lost)
-        pipeline_drain(p);
+    pipeline_on_revoke(p, parts, lost);
     atomic_fetch_sub(&p->metrics->live.assigned, parts->cnt);
 }
 

@@ -262,3 +262,30 @@ def test_cosmos_down_for_good_exits_1_promptly_and_commits_nothing(rig, cosmos_f
     assert all(v in (None, 0) for v in rig.committed(group, topic).values())
     assert any(l.get("msg") == "stopped without committing what was not yet written"
                for l in log_lines(w.log_path))
+
+
+def test_partitions_paused_for_backpressure_fetch_again_after_a_rebalance(rig, cosmos_faults):
+    """A slow sink keeps the worker's partitions paused; a second worker joins (rebalance while
+    paused); once the sink is fast again every partition is drained and committed. librdkafka
+    2.0.2 keeps the pause flag across unassign/assign: without resuming on revoke/assign, the
+    partitions the first worker gets back never fetch again."""
+    topic, group, db, coll = setup_pipeline(rig, "pausereb", 4)
+    rig.produce(topic, [(*order(i), i % 4) for i in range(2000)])
+    rig.set_faults(delay_ms=1000)
+    env = rig.worker_env(topic, group, db, coll)
+    env.update(ORDERSINK_BATCH_MAX_COUNT="20", ORDERSINK_PIPELINE_MAX_BATCHES="2",
+               ORDERSINK_LOG_LEVEL="debug")
+    w1 = rig.start_worker(env)
+    deadline = time.monotonic() + 20
+    while not any(l.get("msg") == "backpressure: partitions paused" for l in log_lines(w1.log_path)):
+        assert time.monotonic() < deadline, "the first worker never paused"
+        time.sleep(0.2)
+    w2 = rig.start_worker(env)
+    deadline = time.monotonic() + 30
+    while sum(l.get("msg") == "partitions assigned" for l in log_lines(w1.log_path)) < 2:
+        assert time.monotonic() < deadline, "no rebalance"
+        time.sleep(0.2)
+    rig.reset_faults()
+    wait_committed(rig, group, topic, timeout=60, proc=w1)
+    assert [rig.stop_worker(w) for w in (w2, w1)] == [0, 0]
+    assert rig.count_docs(db, coll) == 2000
