@@ -26,7 +26,7 @@ APT_PACKAGES = build-essential pkg-config librdkafka-dev libcurl4-openssl-dev li
 # command=packages
 APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
-.PHONY: all deps deps-system unit e2e test demo bench format format-check clean deploy-test fuzz \
+.PHONY: all deps deps-system unit property e2e test demo bench format format-check clean deploy-test fuzz \
         reliability
 all: bin/worker bin/producer
 
@@ -43,6 +43,10 @@ bin/producer: producer/main.c $(LIB_OBJ) | bin
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 # The worker built with ASan+UBSan, for the e2e test that runs it against the real rig.
 build/asan/worker: worker/main.c $(ASAN_OBJ) | build/asan
+	$(CC) $(CFLAGS) $(SAN) $^ -o $@ $(LDLIBS)
+
+# lib/order behind a stdin/stdout harness (ASan+UBSan), for tests/property.
+build/asan/order_cli: tests/property/order_cli.c $(ASAN_OBJ) | build/asan
 	$(CC) $(CFLAGS) $(SAN) $^ -o $@ $(LDLIBS)
 
 build/unit/%: tests/unit/%.c $(LIB_OBJ) | build/unit
@@ -66,13 +70,17 @@ unit: $(UNIT_BIN) $(UNIT_ASAN)
 	@set -e; for t in $(UNIT_ASAN); do echo "== $$t (ASan+UBSan)"; \
 	  ASAN_OPTIONS=detect_leaks=1 CK_FORK=no $$t; done
 
+# Property tests: lib/order against Python's json module as an independent parser.
+property: build/asan/order_cli
+	$(PYTEST) -q tests/property
+
 e2e: all build/asan/worker
 	$(PYTEST) -v -x tests/e2e
 
 # Everything CI runs: build, unit tests (plain and ASan+UBSan), end-to-end tests on the real
 # rig, the deployment checks, a short fuzz run, and the reliability scenarios at reduced size.
 test: deps
-	$(MAKE) format-check all unit
+	$(MAKE) format-check all unit property
 	$(MAKE) e2e
 	$(MAKE) deploy-test
 	$(MAKE) fuzz FUZZ_SECONDS=20
@@ -104,7 +112,7 @@ demo: deps
 	$(MAKE) all
 	$(VENV)/bin/python tests/demo.py
 
-FORMAT_SRC = lib/*.c lib/*.h worker/*.c producer/*.c tests/unit/*.c tests/fuzz/*.c
+FORMAT_SRC = lib/*.c lib/*.h worker/*.c producer/*.c tests/unit/*.c tests/fuzz/*.c tests/property/*.c
 format:
 	clang-format -i $(FORMAT_SRC)
 # Fails when a source file differs from what clang-format (.clang-format) makes of it.

@@ -1,10 +1,14 @@
 /*
- * order: message -> Cosmos document. Parsing and re-serialising go through cJSON; the only
- * hand-written check is UTF-8 validity, which cJSON does not do and Cosmos requires.
+ * order: message -> Cosmos document. cJSON validates the JSON; the id, the partition key and
+ * the document body are then taken from the message's own bytes (jsmn token spans, json_str
+ * for string and number literals), so no value is ever re-printed, cut or rounded. UTF-8
+ * validity is checked by hand (cJSON does not, Cosmos requires it).
  * cJSON allocates every node of a tree on its own; the tree of the order being parsed lives
  * in a per-thread bump arena instead, dropped as a whole (see order_arena_*).
  */
 #include "order.h"
+
+#include "json_str.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -13,6 +17,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* jsmn (Debian libjsmn-dev) tokenizes the order after cJSON validated it: its tokens give the
+ * byte spans of keys and values, so ids, keys and values are taken from the message's own
+ * bytes (cJSON stores strings NUL-terminated and numbers as doubles). */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#include <jsmn.h>
+
+/* The tokens of the order being converted; grown as needed, kept per thread. */
+static _Thread_local struct {
+    jsmntok_t *t;
+    unsigned cap;
+} order_toks;
 
 /* Room for the parsed tree of orders up to ~50 KB; larger trees spill over to malloc. */
 #define ORDER_ARENA_BYTES (256 * 1024)
@@ -70,6 +88,9 @@ void order_thread_cleanup(void)
 {
     free(order_arena.base);
     order_arena.base = NULL;
+    free(order_toks.t);
+    order_toks.t = NULL;
+    order_toks.cap = 0;
 }
 
 static const char *const order_reason_names[] = {
@@ -149,184 +170,304 @@ static enum order_reason order_fail(enum order_reason r, char *detail, size_t si
     return r;
 }
 
-/* How many members of obj are named key (JSON allows duplicates; we do not). */
-static int order_key_count(const cJSON *obj, const char *key)
+/* Tokenizes payload into order_toks. Returns the token count, or -1 (no memory or bad). */
+static int order_tokenize(const char *payload, size_t len)
 {
-    int n = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, obj)
-    {
-        n += it->string && strcmp(it->string, key) == 0;
+    for (;;) {
+        if (!order_toks.t) {
+            order_toks.cap = 256;
+            order_toks.t = malloc(order_toks.cap * sizeof(jsmntok_t));
+            if (!order_toks.t)
+                return -1;
+        }
+        jsmn_parser p;
+        jsmn_init(&p);
+        int n = jsmn_parse(&p, payload, len, order_toks.t, order_toks.cap);
+        if (n != JSMN_ERROR_NOMEM)
+            return n < 0 ? -1 : n;
+        jsmntok_t *t = realloc(order_toks.t, 2 * order_toks.cap * sizeof(jsmntok_t));
+        if (!t)
+            return -1;
+        order_toks.t = t;
+        order_toks.cap *= 2;
     }
-    return n;
 }
 
-/* Removes every member named key. */
-static void order_delete_all(cJSON *obj, const char *key)
+/* The index just past token i and everything nested in it. */
+static int order_skip(const jsmntok_t *t, int n, int i)
 {
-    while (cJSON_GetObjectItemCaseSensitive(obj, key))
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    int j = i + 1;
+    while (j < n && t[j].start < t[i].end)
+        j++;
+    return j;
 }
 
-/* Follows a "/a/b" path through nested objects; NULL when a step is missing. Sets *dup when
- * a step's key occurs more than once (which value was meant is then ambiguous). */
-static cJSON *order_lookup_path(cJSON *obj, const char *path, int *dup)
+/* What cJSON lets through and JSON (and Cosmos) does not: numbers like 01, 1. or 1.e5, raw
+ * control characters inside strings and \u escapes with non-hex digits. Returns 0 when every token
+ * is strict JSON. */
+static int order_tokens_strict(const char *js, const jsmntok_t *t, int n)
 {
-    char step[256];
+    for (int i = 0; i < n; i++) {
+        const char *s = js + t[i].start;
+        size_t len = (size_t)(t[i].end - t[i].start);
+        if (t[i].type == JSMN_PRIMITIVE && (*s == '-' || (*s >= '0' && *s <= '9')) &&
+            jstr_number(s, len) == JSTR_NOT_NUMBER)
+            return -1;
+        if (t[i].type == JSMN_STRING && !jstr_valid(s, len))
+            return -1; /* cJSON also takes "\uZZZZ" (as U+0000) */
+    }
+    return 0;
+}
+
+/* The member of object token obj whose key decodes to name[0..len): its value's index, or -1.
+ * *count is the number of members with that key (JSON allows duplicates; we do not). */
+static int order_member(const char *js, const jsmntok_t *t, int n, int obj, const char *name,
+                        size_t len, int *count)
+{
+    int found = -1, i = obj + 1;
+    *count = 0;
+    for (int m = 0; m < t[obj].size && i + 1 < n; m++) {
+        if (jstr_equals(js + t[i].start, (size_t)(t[i].end - t[i].start), name, len)) {
+            found = i + 1;
+            (*count)++;
+        }
+        i = order_skip(t, n, i + 1);
+    }
+    return found;
+}
+
+/* Follows a "/a/b" path through nested objects: the value's index, or -1 when a step is
+ * missing. Sets *dup when a step's key occurs more than once. */
+static int order_lookup_path(const char *js, const jsmntok_t *t, int n, const char *path, int *dup)
+{
+    int at = 0;
     const char *p = path;
-    while (obj && *p == '/') {
+    while (*p == '/') {
         p++;
-        size_t n = strcspn(p, "/");
-        if (n == 0 || n >= sizeof(step) || !cJSON_IsObject(obj))
-            return NULL;
-        memcpy(step, p, n);
-        step[n] = '\0';
-        *dup |= order_key_count(obj, step) > 1;
-        obj = cJSON_GetObjectItemCaseSensitive(obj, step);
-        p += n;
+        size_t len = strcspn(p, "/");
+        int count;
+        if (len == 0 || t[at].type != JSMN_OBJECT)
+            return -1;
+        at = order_member(js, t, n, at, p, len, &count);
+        *dup |= count > 1;
+        if (at < 0)
+            return -1;
+        p += len;
     }
-    return obj;
+    return at;
 }
 
-/* Cosmos ids: 1..255 chars, none of / \ ? #, no control characters, no trailing space. */
-static int order_id_valid(const char *id)
+/* Cosmos ids (RIG.md "Limits", README "Limits"): 1..1,023 UTF-8 bytes, none of / \ ? #, no
+ * control character (NUL included), no trailing space. */
+static int order_id_valid(const char *id, size_t n)
 {
-    size_t n = strlen(id);
-    if (n == 0 || n > 255 || id[n - 1] == ' ')
+    if (n == 0 || n > ORDER_MAX_ID_BYTES || id[n - 1] == ' ')
         return 0;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        if (*p == '/' || *p == '\\' || *p == '?' || *p == '#' || *p < 0x20 || *p == 0x7F)
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c == '/' || c == '\\' || c == '?' || c == '#' || c < 0x20 || c == 0x7F)
             return 0;
+    }
     return 1;
 }
 
-/* The id as a string: strings as they are, integral numbers in decimal. NULL otherwise. */
-static char *order_id_string(const cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return strdup(v->valuestring);
-    if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
-        if (d != floor(d) || fabs(d) > 9007199254740992.0)
-            return NULL;
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%.0f", d);
-        return strdup(buf);
-    }
-    return NULL;
-}
+/* The document id and its JSON literal for the body, taken from the id value's bytes. */
+struct order_id {
+    const char *lit; /* the literal to write after "id": */
+    size_t lit_len;
+    char num_lit[ORDER_MAX_ID_BYTES + 3]; /* "<digits>" for an integer id */
+};
 
-static enum order_reason order_add_kafka(cJSON *root, const struct order_meta *meta)
+static enum order_reason order_take_id(const char *js, const jsmntok_t *v, struct order_doc *doc,
+                                       struct order_id *out, char *detail, size_t size)
 {
-    cJSON *k = cJSON_CreateObject();
-    if (!k)
-        return ORDER_NO_MEMORY;
-    order_delete_all(root, "kafka");
-    if (!cJSON_AddItemToObject(root, "kafka", k)) {
-        cJSON_Delete(k);
-        return ORDER_NO_MEMORY;
+    const char *s = js + v->start;
+    size_t len = (size_t)(v->end - v->start), n = 0;
+    if (v->type == JSMN_PRIMITIVE && jstr_number(s, len) == JSTR_DECIMAL)
+        return order_fail(ORDER_INVALID_ID, detail, size,
+                          "the id is a number with a fraction or an exponent; send an integer "
+                          "or a string");
+    if (v->type == JSMN_PRIMITIVE && jstr_number(s, len) == JSTR_INTEGER) {
+        if (len > ORDER_MAX_ID_BYTES)
+            return order_fail(ORDER_INVALID_ID, detail, size, "the id is longer than 1,023 bytes");
+        out->num_lit[0] = '"';
+        memcpy(out->num_lit + 1, s, len);
+        out->num_lit[len + 1] = '"';
+        out->lit = out->num_lit;
+        out->lit_len = len + 2;
+        doc->id = strndup(s, len); /* the message's own digits, never through a double */
+        return doc->id ? ORDER_OK : ORDER_NO_MEMORY;
     }
-    if (!cJSON_AddStringToObject(k, "topic", meta->topic) ||
-        !cJSON_AddNumberToObject(k, "partition", meta->partition) ||
-        !cJSON_AddNumberToObject(k, "offset", (double)meta->offset) ||
-        !(meta->timestamp_ms >= 0
-              ? cJSON_AddNumberToObject(k, "timestamp", (double)meta->timestamp_ms)
-              : cJSON_AddNullToObject(k, "timestamp")))
+    if (v->type != JSMN_STRING)
+        return order_fail(ORDER_INVALID_ID, detail, size,
+                          "the id field is not a string or an integer");
+    doc->id = malloc(len + 1);
+    if (!doc->id)
         return ORDER_NO_MEMORY;
+    if (jstr_decode(s, len, doc->id, &n) != 0)
+        return order_fail(ORDER_INVALID_ID, detail, size, "the id is not a valid JSON string");
+    doc->id[n] = '\0';
+    if (!order_id_valid(doc->id, n))
+        return order_fail(ORDER_INVALID_ID, detail, size,
+                          "the id is empty, longer than 1,023 bytes, ends with a space, or has "
+                          "/ \\ ? # or a control character");
+    out->lit = s - 1; /* the literal as the message wrote it: the same string */
+    out->lit_len = len + 2;
     return ORDER_OK;
 }
 
-/*
- * Fast path: the document is the order's own bytes with "id" and "kafka" appended before the
- * closing brace, so numbers and strings are never re-printed. Only for orders that have
- * neither member already (else the members are replaced through cJSON). Returns 0 or -1 (no
- * memory).
- */
-static int order_append_fields(const char *payload, size_t len, const char *id,
-                               const struct order_meta *meta, struct order_doc *doc)
+/* 1 when the integer literal s[0..len) (JSON grammar) is within +-2^53, so a double holds it
+ * exactly; compared on the digits, never through a double. */
+static int order_int_exact_in_double(const char *s, size_t len)
 {
-    size_t close = len;
-    while (close > 0 && payload[close - 1] != '}')
-        close--; /* trailing white space; parsing already proved the '}' is there */
+    static const char max[] = "9007199254740992"; /* 2^53 */
+    if (*s == '-')
+        s++, len--;
+    size_t m = sizeof(max) - 1;
+    return len < m || (len == m && memcmp(s, max, m) <= 0);
+}
+
+/* Writes doc->pk_json, the partition key header value (a JSON array of one value, ASCII
+ * only as the SDKs send it), from the key value's bytes. */
+static enum order_reason order_take_pk(const char *js, const jsmntok_t *v, struct order_doc *doc,
+                                       char *detail, size_t size)
+{
+    const char *s = js + v->start;
+    size_t len = (size_t)(v->end - v->start);
+    if (v->type == JSMN_STRING) {
+        char *raw = malloc(len + 1);
+        size_t n = 0;
+        if (!raw)
+            return ORDER_NO_MEMORY;
+        if (jstr_decode(s, len, raw, &n) != 0) {
+            free(raw);
+            return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                              "the partition key is not a valid JSON string");
+        }
+        if (n > ORDER_MAX_PK_BYTES) {
+            free(raw);
+            return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                              "the partition key is longer than 2,048 bytes");
+        }
+        doc->pk_json = malloc(JSTR_ENCODED_MAX(n) + 3);
+        size_t w = doc->pk_json ? jstr_encode_ascii(raw, n, doc->pk_json + 1) : 0;
+        free(raw);
+        if (!doc->pk_json)
+            return ORDER_NO_MEMORY;
+        if (w == 0)
+            return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                              "the partition key is not valid UTF-8");
+        doc->pk_json[0] = '[';
+        doc->pk_json[w + 1] = ']';
+        doc->pk_json[w + 2] = '\0';
+        return ORDER_OK;
+    }
+    enum jstr_number_kind num = jstr_number(s, len);
+    if (v->type != JSMN_PRIMITIVE || (num == JSTR_NOT_NUMBER && *s != 't' && *s != 'f'))
+        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                          "the partition key is not a string, number or boolean");
+    if (num != JSTR_NOT_NUMBER) {
+        char tmp[512];
+        double d = 0;
+        if (len < sizeof(tmp)) {
+            memcpy(tmp, s, len);
+            tmp[len] = '\0';
+            d = strtod(tmp, NULL);
+        }
+        if (len >= sizeof(tmp) || !isfinite(d))
+            return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                              "the partition key is a number out of range");
+        /* Cosmos keeps numbers as doubles: a larger integer would be stored as another. */
+        if (num == JSTR_INTEGER && !order_int_exact_in_double(s, len))
+            return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                              "the partition key is an integer beyond 2^53, which Cosmos would "
+                              "store as a different number; send it as a string");
+    }
+    doc->pk_json = malloc(len + 3); /* the literal as the message wrote it */
+    if (!doc->pk_json)
+        return ORDER_NO_MEMORY;
+    doc->pk_json[0] = '[';
+    memcpy(doc->pk_json + 1, s, len);
+    memcpy(doc->pk_json + 1 + len, "]", 2);
+    return ORDER_OK;
+}
+
+/* Fills doc->id and doc->pk_json (and the id literal for the body), or says why it cannot. */
+static enum order_reason order_keys(const struct order_spec *spec, const char *js,
+                                    const jsmntok_t *t, int n, struct order_doc *doc,
+                                    struct order_id *id, char *detail, size_t size)
+{
+    int count;
+    int idv = order_member(js, t, n, 0, spec->id_field, strlen(spec->id_field), &count);
+    if (idv < 0 || (t[idv].type == JSMN_PRIMITIVE && js[t[idv].start] == 'n'))
+        return order_fail(ORDER_MISSING_ID, detail, size, "the id field is missing");
+    if (count > 1)
+        return order_fail(ORDER_INVALID_ID, detail, size, "the id field appears more than once");
+    enum order_reason r = order_take_id(js, &t[idv], doc, id, detail, size);
+    if (r != ORDER_OK)
+        return r;
+    int dup = 0;
+    int pkv = order_lookup_path(js, t, n, spec->partition_key_path, &dup);
+    if (dup)
+        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
+                          "the partition key field appears more than once");
+    if (pkv < 0 || (t[pkv].type == JSMN_PRIMITIVE && js[t[pkv].start] == 'n'))
+        return order_fail(ORDER_MISSING_PARTITION_KEY, detail, size,
+                          "the partition key field is missing");
+    return order_take_pk(js, &t[pkv], doc, detail, size);
+}
+
+/* Appends n bytes to the body being built (room was reserved up front). */
+static void order_put(char *body, size_t *at, const char *s, size_t n)
+{
+    memcpy(body + *at, s, n);
+    *at += n;
+}
+
+/*
+ * The document: the order's own members, byte for byte, except any "id" and "kafka" member,
+ * then "id" and our "kafka" object. Nothing is re-printed, so every value stays as the
+ * message had it. Returns 0, or -1 when out of memory.
+ */
+static int order_build_body(const char *js, size_t len, const jsmntok_t *t, int n,
+                            const struct order_id *id, const struct order_meta *meta,
+                            struct order_doc *doc)
+{
     char ts[24] = "null", tail[320];
     if (meta->timestamp_ms >= 0)
         snprintf(ts, sizeof(ts), "%lld", (long long)meta->timestamp_ms);
     int tail_len = snprintf(tail, sizeof(tail),
-                            "\",\"kafka\":{\"topic\":\"%s\",\"partition\":%d,\"offset\":%lld,"
+                            ",\"kafka\":{\"topic\":\"%s\",\"partition\":%d,\"offset\":%lld,"
                             "\"timestamp\":%s}}",
                             meta->topic, (int)meta->partition, (long long)meta->offset, ts);
     if (tail_len < 0 || (size_t)tail_len >= sizeof(tail))
         return -1;
-    size_t id_len = strlen(id), quotes = 0;
-    for (const char *q = id; *q; q++)
-        quotes += *q == '"'; /* the only character of a valid id that needs escaping */
-    size_t total = (close - 1) + 7 + id_len + quotes + (size_t)tail_len;
-    char *body = cJSON_malloc(total + 1);
+    char *body = malloc(len + id->lit_len + (size_t)tail_len + 8);
     if (!body)
         return -1;
-    size_t n = close - 1;
-    memcpy(body, payload, n);
-    memcpy(body + n, ",\"id\":\"", 7);
-    n += 7;
-    for (const char *q = id; *q; q++) {
-        if (*q == '"')
-            body[n++] = '\\';
-        body[n++] = *q;
+    size_t at = 0;
+    order_put(body, &at, "{", 1);
+    for (int m = 0, i = 1; m < t[0].size && i + 1 < n; m++) {
+        const jsmntok_t *k = &t[i], *v = &t[i + 1];
+        const char *key = js + k->start;
+        size_t key_len = (size_t)(k->end - k->start);
+        i = order_skip(t, n, i + 1);
+        if (jstr_equals(key, key_len, "id", 2) || jstr_equals(key, key_len, "kafka", 5))
+            continue;
+        size_t from = (size_t)k->start - 1, to = (size_t)v->end + (v->type == JSMN_STRING);
+        if (at > 1)
+            order_put(body, &at, ",", 1);
+        order_put(body, &at, js + from, to - from);
     }
-    memcpy(body + n, tail, (size_t)tail_len);
-    n += (size_t)tail_len;
-    body[n] = '\0';
+    if (at > 1)
+        order_put(body, &at, ",", 1);
+    order_put(body, &at, "\"id\":", 5);
+    order_put(body, &at, id->lit, id->lit_len);
+    order_put(body, &at, tail, (size_t)tail_len);
+    body[at] = '\0';
     doc->body = body;
-    doc->body_len = n;
+    doc->body_len = at;
     return 0;
-}
-
-/* Fills doc->id and doc->pk_json from the parsed order, or says why it cannot. */
-static enum order_reason order_keys(const struct order_spec *spec, cJSON *root,
-                                    struct order_doc *doc, char *detail, size_t size)
-{
-    cJSON *idv = cJSON_GetObjectItemCaseSensitive(root, spec->id_field);
-    if (!idv || cJSON_IsNull(idv))
-        return order_fail(ORDER_MISSING_ID, detail, size, "the id field is missing");
-    if (order_key_count(root, spec->id_field) > 1)
-        return order_fail(ORDER_INVALID_ID, detail, size, "the id field appears more than once");
-    doc->id = order_id_string(idv);
-    if (!doc->id)
-        return order_fail(ORDER_INVALID_ID, detail, size,
-                          "the id field is not a string or an integer");
-    if (!order_id_valid(doc->id))
-        return order_fail(ORDER_INVALID_ID, detail, size,
-                          "the id is empty, longer than 255 or has / \\ ? # or control chars");
-    int dup = 0;
-    cJSON *pkv = order_lookup_path(root, spec->partition_key_path, &dup);
-    if (dup)
-        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
-                          "the partition key field appears more than once");
-    if (!pkv || cJSON_IsNull(pkv))
-        return order_fail(ORDER_MISSING_PARTITION_KEY, detail, size,
-                          "the partition key field is missing");
-    if (!cJSON_IsString(pkv) && !cJSON_IsNumber(pkv) && !cJSON_IsBool(pkv))
-        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
-                          "the partition key is not a string, number or boolean");
-    if (cJSON_IsNumber(pkv) && !isfinite(pkv->valuedouble))
-        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
-                          "the partition key is a number out of range");
-    cJSON *arr = cJSON_CreateArray();
-    cJSON *pk_copy = cJSON_Duplicate(pkv, 0);
-    if (!arr || !pk_copy || !cJSON_AddItemToArray(arr, pk_copy)) {
-        cJSON_Delete(arr);
-        cJSON_Delete(pk_copy);
-        return ORDER_NO_MEMORY;
-    }
-    doc->pk_json = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    if (!doc->pk_json)
-        return ORDER_NO_MEMORY;
-    /* Cosmos accepts partition key values up to 2 KB. */
-    if (strlen(doc->pk_json) > 2048 + 4)
-        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
-                          "the partition key is longer than 2 KB");
-    return ORDER_OK;
 }
 
 enum order_reason order_to_doc(const struct order_spec *spec, const char *payload, size_t len,
@@ -349,51 +490,20 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
     while (root && end < payload + len &&
            (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
         end++;
-    if (root && end != payload + len) {
-        cJSON_Delete(root);
-        root = NULL;
-    }
-    if (!root)
+    int valid = root && end == payload + len, is_object = cJSON_IsObject(root);
+    cJSON_Delete(root); /* cJSON only validates; everything below works on the bytes */
+    if (valid && !is_object)
+        return order_fail(ORDER_NOT_OBJECT, detail, size, "the message is not a JSON object");
+    int n = valid ? order_tokenize(payload, len) : -1;
+    if (n < 1 || order_toks.t[0].type != JSMN_OBJECT ||
+        order_tokens_strict(payload, order_toks.t, n) != 0)
         return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
-    enum order_reason r = ORDER_OK;
-    if (!cJSON_IsObject(root)) {
-        r = order_fail(ORDER_NOT_OBJECT, detail, size, "the message is not a JSON object");
-        goto out;
-    }
-    r = order_keys(spec, root, doc, detail, size);
-    if (r != ORDER_OK)
-        goto out;
-    if (!cJSON_GetObjectItemCaseSensitive(root, "id") &&
-        !cJSON_GetObjectItemCaseSensitive(root, "kafka")) {
-        if (order_append_fields(payload, len, doc->id, meta, doc) != 0)
-            r = ORDER_NO_MEMORY;
-        goto sized;
-    }
-    cJSON *idnew = cJSON_CreateString(doc->id);
-    if (!idnew) {
+    struct order_id id;
+    enum order_reason r = order_keys(spec, payload, order_toks.t, n, doc, &id, detail, size);
+    if (r == ORDER_OK && order_build_body(payload, len, order_toks.t, n, &id, meta, doc) != 0)
         r = ORDER_NO_MEMORY;
-        goto out;
-    }
-    order_delete_all(root, "id");
-    if (!cJSON_AddItemToObject(root, "id", idnew)) {
-        cJSON_Delete(idnew);
-        r = ORDER_NO_MEMORY;
-        goto out;
-    }
-    r = order_add_kafka(root, meta);
-    if (r != ORDER_OK)
-        goto out;
-    doc->body = cJSON_PrintUnformatted(root);
-    if (!doc->body) {
-        r = ORDER_NO_MEMORY;
-        goto out;
-    }
-    doc->body_len = strlen(doc->body);
-sized:
     if (r == ORDER_OK && doc->body_len > ORDER_MAX_DOC_BYTES)
         r = order_fail(ORDER_TOO_LARGE, detail, size, "the document would exceed 2 MB");
-out:
-    cJSON_Delete(root);
     if (r != ORDER_OK)
         order_doc_free(doc);
     if (r == ORDER_NO_MEMORY)
@@ -404,7 +514,7 @@ out:
 void order_doc_free(struct order_doc *doc)
 {
     free(doc->id);
-    cJSON_free(doc->pk_json);
-    cJSON_free(doc->body);
+    free(doc->pk_json);
+    free(doc->body);
     memset(doc, 0, sizeof(*doc));
 }

@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Cosmos DB's maximum document size (2 MB). */
+/* Cosmos DB's limits (docs concepts-limits.md): document size 2 MB; id 1,023 bytes; partition
+ * key value 2,048 bytes (containers with large partition keys, the default since 2020). */
 #define ORDER_MAX_DOC_BYTES (2 * 1024 * 1024)
+#define ORDER_MAX_ID_BYTES 1023
+#define ORDER_MAX_PK_BYTES 2048
 
 enum order_reason {
     ORDER_OK = 0,
@@ -42,8 +45,9 @@ struct order_spec {
 
 /* One document ready to upsert. All strings are malloc'd and owned by the doc. */
 struct order_doc {
-    char *id;      /* document id */
-    char *pk_json; /* partition key as the header wants it, a JSON array: ["c-1"] */
+    char *id;      /* document id, exactly the message's value (never holds a NUL) */
+    char *pk_json; /* partition key as the header wants it, a JSON array of printable ASCII:
+                      ["c-1"], ["caf\u00e9"], [5.5], [true] */
     char *body;    /* the document JSON */
     size_t body_len;
 };

@@ -83,6 +83,14 @@ static void check_one(const struct order_spec *spec, const uint8_t *data, size_t
 
     cJSON *body = cJSON_ParseWithLength(doc.body, doc.body_len);
     CHECK(cJSON_IsObject(body), "body is not a JSON object: %.200s", doc.body);
+    /* cJSON cuts strings at an escaped NUL ("id\u0000" reads as "id"): where one occurs it
+     * cannot judge member names or values; tests/property checks those cases with Python's
+     * json module instead. */
+    if (strstr(doc.body, "\\u0000")) {
+        cJSON_Delete(body);
+        order_doc_free(&doc);
+        return;
+    }
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "id");
     CHECK(cJSON_IsString(id) && strcmp(id->valuestring, doc.id) == 0,
           "body id differs from doc.id %s", doc.id);

@@ -115,18 +115,112 @@ END_TEST
 
 START_TEST(test_id_length_limit)
 {
-    char json[400], id[300];
+    /* The service counts UTF-8 bytes (1,023), not characters: 255 x "🛒" (1,020 bytes) is an
+     * id, 256 of them (1,024 bytes) is not. */
+    char json[1400], id[1100];
     struct order_doc doc;
-    memset(id, 'x', 255);
-    id[255] = '\0';
+    for (int i = 0; i < 255; i++)
+        memcpy(id + 4 * i, "\xF0\x9F\x9B\x92", 4);
+    id[1020] = '\0';
     snprintf(json, sizeof(json), "{\"orderId\":\"%s\",\"customerId\":\"c\"}", id);
     expect_ok(json, &doc);
-    ck_assert_uint_eq(strlen(doc.id), 255);
+    ck_assert_uint_eq(strlen(doc.id), 1020);
     order_doc_free(&doc);
-    memset(id, 'x', 256);
-    id[256] = '\0';
+    memcpy(id + 1020, "\xF0\x9F\x9B\x92", 5);
     snprintf(json, sizeof(json), "{\"orderId\":\"%s\",\"customerId\":\"c\"}", id);
     expect_fail(json, ORDER_INVALID_ID);
+    memset(id, 'x', 1023);
+    id[1023] = '\0';
+    snprintf(json, sizeof(json), "{\"orderId\":\"%s\",\"customerId\":\"c\"}", id);
+    expect_ok(json, &doc);
+    order_doc_free(&doc);
+    id[1023] = 'x';
+    id[1024] = '\0';
+    snprintf(json, sizeof(json), "{\"orderId\":\"%s\",\"customerId\":\"c\"}", id);
+    expect_fail(json, ORDER_INVALID_ID);
+}
+END_TEST
+
+/* Issue 11, defect 2: integer ids beyond 2^53 were printed from a double, so two orders
+ * became one document. The id is the message's own digits. */
+START_TEST(test_big_integer_ids_stay_exact)
+{
+    struct order_doc a, b;
+    expect_ok("{\"orderId\":9007199254740992,\"customerId\":\"c\"}", &a);
+    expect_ok("{\"orderId\":9007199254740993,\"customerId\":\"c\"}", &b);
+    ck_assert_str_eq(a.id, "9007199254740992");
+    ck_assert_str_eq(b.id, "9007199254740993");
+    ck_assert_ptr_nonnull(strstr(b.body, "\"id\":\"9007199254740993\""));
+    order_doc_free(&a);
+    order_doc_free(&b);
+    expect_ok("{\"orderId\":-123456789012345678901234567890,\"customerId\":\"c\"}", &a);
+    ck_assert_str_eq(a.id, "-123456789012345678901234567890");
+    order_doc_free(&a);
+    /* A fraction or an exponent is not an id: dead-lettered, not rounded. */
+    expect_fail("{\"orderId\":1.0,\"customerId\":\"c\"}", ORDER_INVALID_ID);
+    expect_fail("{\"orderId\":1e3,\"customerId\":\"c\"}", ORDER_INVALID_ID);
+    expect_fail("{\"orderId\":12.5,\"customerId\":\"c\"}", ORDER_INVALID_ID);
+}
+END_TEST
+
+/* Issue 11, defect 3: strings were cut at an escaped NUL. */
+START_TEST(test_escaped_nul_never_cuts_a_value)
+{
+    struct order_doc doc;
+    /* An id cannot hold a control character: dead-lettered, never "nul". */
+    expect_fail("{\"orderId\":\"nul\\u0000a\",\"customerId\":\"c\"}", ORDER_INVALID_ID);
+    /* A key with a NUL goes to the header whole, escaped. */
+    expect_ok("{\"orderId\":\"o\",\"customerId\":\"c\\u0000x\"}", &doc);
+    ck_assert_str_eq(doc.pk_json, "[\"c\\u0000x\"]");
+    order_doc_free(&doc);
+    /* A member key with a NUL is another member, not the id field. */
+    expect_ok("{\"orderId\":\"o\",\"orderId\\u0000x\":\"p\",\"customerId\":\"c\"}", &doc);
+    ck_assert_str_eq(doc.id, "o");
+    order_doc_free(&doc);
+    /* Re-written orders (own id/kafka members) keep every string whole. */
+    expect_ok("{\"id\":\"old\",\"kafka\":1,\"orderId\":\"o\",\"customerId\":\"c\","
+              "\"note\":\"a\\u0000b\",\"n\":9007199254740993}",
+              &doc);
+    ck_assert_str_eq(doc.body, "{\"orderId\":\"o\",\"customerId\":\"c\",\"note\":\"a\\u0000b\","
+                               "\"n\":9007199254740993,\"id\":\"o\",\"kafka\":{\"topic\":"
+                               "\"orders\",\"partition\":3,\"offset\":1234567,\"timestamp\":"
+                               "1700000000123}}");
+    order_doc_free(&doc);
+}
+END_TEST
+
+/* Keys: exact, escaped as the SDKs send them; numbers as written unless Cosmos would change
+ * them. */
+START_TEST(test_partition_key_header_is_exact)
+{
+    struct order_doc doc;
+    expect_ok("{\"orderId\":\"o\",\"customerId\":\"caf\xC3\xA9 \xF0\x9F\x9B\x92\\\"q\\\\\"}", &doc);
+    ck_assert_str_eq(doc.pk_json, "[\"caf\\u00e9 \\ud83d\\uded2\\\"q\\\\\"]");
+    order_doc_free(&doc);
+    expect_ok("{\"orderId\":\"o\",\"customerId\":\"\\u00e9\\/\\t\"}", &doc);
+    ck_assert_str_eq(doc.pk_json, "[\"\\u00e9/\\t\"]");
+    order_doc_free(&doc);
+    expect_ok("{\"orderId\":\"o\",\"customerId\":1E2}", &doc);
+    ck_assert_str_eq(doc.pk_json, "[1E2]");
+    order_doc_free(&doc);
+    expect_ok("{\"orderId\":\"o\",\"customerId\":-0.5}", &doc);
+    ck_assert_str_eq(doc.pk_json, "[-0.5]");
+    order_doc_free(&doc);
+    expect_ok("{\"orderId\":\"o\",\"customerId\":9007199254740992}", &doc);
+    order_doc_free(&doc);
+    expect_fail("{\"orderId\":\"o\",\"customerId\":9007199254740993}", ORDER_INVALID_PARTITION_KEY);
+    expect_fail("{\"orderId\":\"o\",\"customerId\":1e999}", ORDER_INVALID_PARTITION_KEY);
+}
+END_TEST
+
+/* What cJSON accepts but JSON (and Cosmos) does not. */
+START_TEST(test_lenient_json_is_refused)
+{
+    expect_fail("{\"orderId\":\"o\",\"customerId\":\"c\",\"n\":01}", ORDER_NOT_JSON);
+    expect_fail("{\"orderId\":\"o\",\"customerId\":\"c\",\"n\":1.}", ORDER_NOT_JSON);
+    expect_fail("{\"orderId\":\"o\",\"customerId\":\"c\",\"n\":-}", ORDER_NOT_JSON);
+    expect_fail("{\"orderId\":\"o\",\"customerId\":\"c\",\"s\":\"a\tb\"}", ORDER_NOT_JSON);
+    expect_fail("{\"orderId\":\"o\",\"customerId\":\"c\"\f}", ORDER_NOT_JSON);
 }
 END_TEST
 
@@ -352,6 +446,10 @@ static Suite *order_suite(void)
     tcase_add_test(tc, test_numeric_ids);
     tcase_add_test(tc, test_invalid_ids);
     tcase_add_test(tc, test_id_length_limit);
+    tcase_add_test(tc, test_big_integer_ids_stay_exact);
+    tcase_add_test(tc, test_escaped_nul_never_cuts_a_value);
+    tcase_add_test(tc, test_partition_key_header_is_exact);
+    tcase_add_test(tc, test_lenient_json_is_refused);
     tcase_add_test(tc, test_missing_fields);
     tcase_add_test(tc, test_partition_key_types);
     tcase_add_test(tc, test_nested_partition_key);
