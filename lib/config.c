@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <openssl/evp.h>
@@ -18,6 +19,7 @@ enum cfg_source { SRC_DEFAULT = 0, SRC_FILE, SRC_ENV, SRC_DERIVED };
 static const char *const cfg_source_names[] = {"default", "file", "env", "derived"};
 
 #define CFG_SECRET 1
+#define CFG_DERIVED 2 /* its default is computed from other settings (cfg_derive) */
 
 struct cfg_setting {
     const char *key;
@@ -89,8 +91,10 @@ static const struct cfg_setting cfg_settings[] = {
       "File holding the master key (mounted secret); trailing whitespace ignored"),
     S("cosmos.database", cosmos_database, NULL, CFG_WORKER, 0, "Database id"),
     S("cosmos.container", cosmos_container, NULL, CFG_WORKER, 0, "Container id"),
-    S("cosmos.partition_key_path", cosmos_partition_key_path, "/customerId", 0, 0,
-      "The container's partition key path; the order field it names"),
+    S("cosmos.partition_key_path", cosmos_partition_key_path, NULL, 0, 0,
+      "The order field the container is partitioned on, e.g. /customerId or /customer/id; "
+      "unset: read from the container at start. When set and different from the "
+      "container's, the worker exits 3"),
     S("cosmos.ca_file", cosmos_ca_file, NULL, 0, 0,
       "PEM CA bundle to verify Cosmos with instead of the system store"),
     I("cosmos.max_in_flight", cosmos_max_in_flight, 16, 1, 256,
@@ -109,7 +113,8 @@ static const struct cfg_setting cfg_settings[] = {
       "Attempts per write before the worker gives up and exits without committing"),
     I("retry.base_ms", retry_base_ms, 100, 1, 60000, "First retry backoff"),
     I("retry.max_ms", retry_max_ms, 5000, 1, 600000, "Backoff cap"),
-    S("dlq.topic", dlq_topic, NULL, 0, 0, "Dead-letter topic (default <kafka.topic>.dlq)"),
+    S("dlq.topic", dlq_topic, NULL, CFG_WORKER, CFG_DERIVED,
+      "Dead-letter topic (default <kafka.topic>.dlq)"),
     I("shutdown.timeout_ms", shutdown_timeout_ms, 20000, 1000, 600000,
       "On SIGTERM: time to flush, commit and leave the group"),
     S("log.level", log_level, "info", 0, 0, "debug, info, warn or error"),
@@ -452,6 +457,68 @@ static int cfg_resolve_secret(struct cfg *c, const char *value_key, const char *
     return 0;
 }
 
+/*
+ * cosmos.endpoint is the account's root: https://host[:port][/], nothing else. The worker
+ * appends resource paths to it and signs them, so a path or query would make every request
+ * fail its signature; the service speaks only HTTPS. Parsed by libcurl's URL API.
+ */
+static int cfg_check_endpoint(const char *endpoint, char *err, size_t errsz)
+{
+    const struct cfg_setting *s = cfg_find("cosmos.endpoint");
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *path = NULL, *query = NULL, *frag = NULL, *user = NULL;
+    const char *what = NULL;
+    if (!u) {
+        snprintf(err, errsz, "config: out of memory");
+        return -1;
+    }
+    if (curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host)
+        what = "is not a URL; expected https://<account>.documents.azure.com:443/";
+    else if (strcmp(scheme, "https") != 0)
+        what = "must start with https:// (Cosmos DB speaks only HTTPS)";
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+        what = "must not hold a user name or password";
+    else if ((curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") != 0) ||
+             curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+             curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
+        what = "must be the account's root, https://host[:port]/, with no path, query or "
+               "fragment";
+    if (what)
+        cfg_error(err, errsz, s, what);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(path);
+    curl_free(query);
+    curl_free(frag);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return what ? -1 : 0;
+}
+
+/* A secret pasted into an env var often keeps the newline of `echo` or of the file it came
+ * from; the broker then answers only "invalid credentials". Name the newline instead. */
+static int cfg_check_line_breaks(struct cfg *c, enum cfg_program program, char *err, size_t errsz)
+{
+    static const char *const keys[] = {"kafka.sasl_username", "kafka.sasl_password",
+                                       "kafka.ssl_key_password", "eventhubs.connection_string",
+                                       "cosmos.key"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct cfg_setting *s = cfg_find(keys[i]);
+        const char *v = *cfg_str(c, s);
+        if (program != CFG_WORKER && strncmp(keys[i], "cosmos.", 7) == 0)
+            continue; /* only the worker uses it */
+        if (v && strpbrk(v, "\r\n")) {
+            cfg_error(err, errsz, s,
+                      "contains a line break (often the trailing newline of `echo` or of a "
+                      "file copied into an env var); remove it");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int cfg_check_cosmos_key(struct cfg *c, char *err, size_t errsz)
 {
     const struct cfg_setting *key = cfg_find("cosmos.key");
@@ -599,14 +666,44 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
     return 0;
 }
 
-static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size_t errsz)
+/* dlq.topic defaults to <kafka.topic>.dlq, whatever set the topic (file, env, EntityPath). */
+static int cfg_derive_dlq_topic(struct cfg *c, char *err, size_t errsz)
+{
+    if (c->dlq_topic || !c->kafka_topic)
+        return 0;
+    size_t n = strlen(c->kafka_topic) + 5;
+    char *topic = malloc(n);
+    if (!topic) {
+        snprintf(err, errsz, "config: out of memory");
+        return -1;
+    }
+    snprintf(topic, n, "%s.dlq", c->kafka_topic);
+    int rc = cfg_set_str(c, cfg_find("dlq.topic"), topic, SRC_DERIVED);
+    free(topic);
+    if (rc != 0)
+        snprintf(err, errsz, "config: out of memory");
+    return rc;
+}
+
+/*
+ * Settings computed from other settings, each after everything it depends on: secrets from
+ * their files, then Event Hubs (bootstrap, topic, SASL, password), then the DLQ topic (from
+ * the topic, which Event Hubs may have set).
+ */
+static int cfg_derive(struct cfg *c, enum cfg_program program, char *err, size_t errsz)
 {
     /* Only the worker talks to Cosmos: the producer ignores a key file it cannot read. */
     if ((program == CFG_WORKER &&
          cfg_resolve_secret(c, "cosmos.key", "cosmos.key_file", err, errsz)) ||
         cfg_resolve_secret(c, "kafka.sasl_password", "kafka.sasl_password_file", err, errsz) ||
-        cfg_apply_eventhubs(c, err, errsz))
+        cfg_check_line_breaks(c, program, err, errsz) || cfg_apply_eventhubs(c, err, errsz) ||
+        cfg_derive_dlq_topic(c, err, errsz))
         return -1;
+    return 0;
+}
+
+static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size_t errsz)
+{
     for (size_t i = 0; i < CFG_COUNT; i++)
         if (cfg_validate_setting(c, &cfg_settings[i], program, err, errsz) != 0)
             return -1;
@@ -625,11 +722,8 @@ static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size
         return -1;
     }
     if (program == CFG_WORKER) {
-        const char *e = c->cosmos_endpoint;
-        if (strncmp(e, "https://", 8) != 0 && strncmp(e, "http://", 7) != 0) {
-            cfg_error(err, errsz, cfg_find("cosmos.endpoint"), "must start with https://");
+        if (cfg_check_endpoint(c->cosmos_endpoint, err, errsz) != 0)
             return -1;
-        }
         if (cfg_check_cosmos_key(c, err, errsz) != 0)
             return -1;
         struct in_addr bind_addr;
@@ -649,18 +743,8 @@ int cfg_load(struct cfg *c, const char *path, enum cfg_program program, char *er
     }
     if (path && cfg_load_file(c, path, err, errsz) != 0)
         return -1;
-    if (cfg_load_env(c, err, errsz) != 0)
+    if (cfg_load_env(c, err, errsz) != 0 || cfg_derive(c, program, err, errsz) != 0)
         return -1;
-    if (!c->dlq_topic && c->kafka_topic) {
-        size_t n = strlen(c->kafka_topic) + 5;
-        c->dlq_topic = malloc(n);
-        if (!c->dlq_topic) {
-            snprintf(err, errsz, "config: out of memory");
-            return -1;
-        }
-        snprintf(c->dlq_topic, n, "%s.dlq", c->kafka_topic);
-        c->source[cfg_find("dlq.topic") - cfg_settings] = SRC_DERIVED;
-    }
     return cfg_validate(c, program, err, errsz);
 }
 
@@ -701,6 +785,8 @@ void cfg_print_markdown(FILE *out)
             snprintf(def, sizeof(def), "%lld", (long long)s->def_int);
         else if (s->def_str)
             snprintf(def, sizeof(def), "`%s`", s->def_str);
+        else if (s->flags & CFG_DERIVED)
+            snprintf(def, sizeof(def), "derived");
         else
             snprintf(def, sizeof(def), "%s", s->required ? "**required**" : "—");
         fprintf(out, "| `%s` | `%s` | %s | %s |\n", s->key, env, def, s->help);

@@ -113,6 +113,8 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *o, char *err, 
     c->live = o->live;
     c->bulk = o->bulk;
     c->ranges = 1;
+    if (o->partition_key_path && !(c->pk_path_configured = strdup(o->partition_key_path)))
+        goto oom;
     c->rng = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
     if (o->ca_file && !(c->ca_file = strdup(o->ca_file)))
         goto oom;
@@ -163,6 +165,8 @@ void cosmos_client_free(struct cosmos_client *c)
     free(c->coll_url);
     free(c->pkranges_url);
     free(c->coll_link);
+    free(c->pk_path_configured);
+    free(c->pk_path);
     free(c->ca_file);
     OPENSSL_cleanse(c->key, sizeof(c->key));
     free(c);
@@ -293,6 +297,52 @@ static void cosmos_read_ranges(struct cosmos_client *c)
                                         : "grouped by partition key value"));
 }
 
+/*
+ * Takes the partition key path from the container's definition body and checks it against
+ * the configured one. Returns 0, or -1 with err set (a mismatch, hierarchical or quoted
+ * paths, an unreadable definition, no memory).
+ */
+static int cosmos_take_partition_key(struct cosmos_client *c, const char *body, size_t len,
+                                     char *err, size_t errsz)
+{
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(root, "partitionKey");
+    const cJSON *paths = cJSON_GetObjectItemCaseSensitive(pk, "paths");
+    const cJSON *first = cJSON_GetArrayItem(paths, 0);
+    int n = cJSON_IsArray(paths) ? cJSON_GetArraySize(paths) : 0;
+    int rc = -1;
+    if (!cJSON_IsString(first) || first->valuestring[0] != '/')
+        snprintf(err, errsz, "cosmos: container %s: its definition has no partitionKey.paths",
+                 c->coll_link);
+    else if (n > 1)
+        snprintf(err, errsz,
+                 "cosmos: container %s has a hierarchical partition key (%d paths, first %s); "
+                 "ordersink supports containers partitioned on one path",
+                 c->coll_link, n, first->valuestring);
+    else if (strpbrk(first->valuestring, "\"[]*"))
+        snprintf(err, errsz,
+                 "cosmos: container %s: partition key path %s uses quoting or "
+                 "wildcards, which ordersink does not read",
+                 c->coll_link, first->valuestring);
+    else if (c->pk_path_configured && strcmp(c->pk_path_configured, first->valuestring) != 0)
+        snprintf(err, errsz,
+                 "cosmos: cosmos.partition_key_path is %s but container %s is partitioned on "
+                 "%s; every write would be refused. Set cosmos.partition_key_path=%s or leave "
+                 "it unset",
+                 c->pk_path_configured, c->coll_link, first->valuestring, first->valuestring);
+    else if (!c->pk_path && !(c->pk_path = strdup(first->valuestring)))
+        snprintf(err, errsz, "cosmos: out of memory");
+    else
+        rc = 0;
+    cJSON_Delete(root);
+    return rc;
+}
+
+const char *cosmos_partition_key_path(const struct cosmos_client *c)
+{
+    return c->pk_path;
+}
+
 enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, size_t errsz)
 {
     char msg[256];
@@ -304,6 +354,8 @@ enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, si
         return COSMOS_GAVE_UP;
     }
     if (status == 200) {
+        if (cosmos_take_partition_key(c, s->response.data, s->response.len, err, errsz) != 0)
+            return COSMOS_FATAL;
         cosmos_read_ranges(c);
         return COSMOS_OK;
     }

@@ -31,6 +31,9 @@ struct cosmos_opts {
     struct retry_policy retry;
     struct cosmos_live *live; /* optional */
     int bulk;                 /* 1: non-atomic batch requests of up to 100 operations */
+    /* The partition key path the user configured, or NULL to take the container's. When
+     * set, cosmos_check_container refuses a container partitioned on another path. */
+    const char *partition_key_path;
 };
 
 /* Where the adaptive concurrency limit starts (slow start doubles it per round trip). */
@@ -84,7 +87,17 @@ void cosmos_client_free(struct cosmos_client *c);
 
 /* Reads the container and its partition key ranges once: COSMOS_OK, or COSMOS_FATAL /
  * COSMOS_GAVE_UP with err filled. */
+/*
+ * Reads the container's definition (and its partition key ranges). COSMOS_OK when it exists
+ * and is partitioned on one path equal to opts.partition_key_path (when that is set);
+ * COSMOS_FATAL with both paths in err when they differ, for hierarchical keys and for other
+ * refusals (401/403/404); COSMOS_GAVE_UP when Cosmos cannot be reached (try again).
+ */
 enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, size_t errsz);
+
+/* The partition key path documents are routed by: the container's, after a successful
+ * cosmos_check_container; NULL before. Owned by the client. */
+const char *cosmos_partition_key_path(const struct cosmos_client *c);
 
 /*
  * Write runs: one per batch. cosmos_run_new registers the writes w[0..n) that are still

@@ -43,8 +43,10 @@ struct cosmos_client {
     char *docs_url, *coll_url, *pkranges_url, *coll_link;
     char *ca_file;
     long timeout_ms;
-    int bulk;   /* send batch requests */
-    int ranges; /* partition key ranges of the container (1 if unknown) */
+    int bulk;                 /* send batch requests */
+    int ranges;               /* partition key ranges of the container (1 if unknown) */
+    char *pk_path_configured; /* cosmos.partition_key_path, or NULL: take the container's */
+    char *pk_path;            /* the container's partition key path, once read */
     struct retry_policy retry;
     struct aimd aimd;                    /* limit of requests in flight, at most nslots */
     int adaptive;                        /* the limit follows aimd_done */

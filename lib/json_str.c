@@ -6,6 +6,10 @@
  */
 #include "json_str.h"
 
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int jstr_hex4(const char *p, unsigned *out)
@@ -269,4 +273,83 @@ enum jstr_number_kind jstr_number(const char *s, size_t len)
         kind = JSTR_DECIMAL;
     }
     return i == len ? kind : JSTR_NOT_NUMBER;
+}
+
+/* A number's decimal value as significant digits (no leading or trailing zeros) and the
+ * power of ten of the first one; zero has no digits. */
+struct jstr_decimal {
+    int negative;
+    char digits[800];
+    size_t n;
+    long exp10;
+};
+
+/* Reads a literal of the JSON number grammar (also the output of printf's %e). Returns 0, or
+ * -1 when it has more significant digits than fit. */
+static int jstr_decimal_parse(const char *s, size_t len, struct jstr_decimal *d)
+{
+    size_t i = 0;
+    long point = 0; /* digits before the decimal point, counted from the first kept digit */
+    int seen_point = 0, leading = 1;
+    d->n = 0;
+    d->negative = len > 0 && s[0] == '-';
+    i += d->negative;
+    d->exp10 = 0;
+    for (; i < len && s[i] != 'e' && s[i] != 'E'; i++) {
+        if (s[i] == '.') {
+            seen_point = 1;
+            continue;
+        }
+        if (leading && s[i] == '0') {
+            if (seen_point)
+                point--; /* 0.00123: the first digit is further right */
+            continue;
+        }
+        leading = 0;
+        if (d->n >= sizeof(d->digits))
+            return -1;
+        d->digits[d->n++] = s[i];
+        if (!seen_point)
+            point++;
+    }
+    long e = i < len ? strtol(s + i + 1, NULL, 10) : 0;
+    while (d->n > 0 && d->digits[d->n - 1] == '0')
+        d->n--;
+    d->exp10 = point - 1 + e;
+    return 0;
+}
+
+int jstr_number_fits_double(const char *s, size_t len)
+{
+    enum jstr_number_kind kind = jstr_number(s, len);
+    if (kind == JSTR_NOT_NUMBER)
+        return 0;
+    if (kind == JSTR_INTEGER) {
+        static const char max[] = "9007199254740992"; /* 2^53 */
+        const char *digits = s + (*s == '-');
+        size_t n = len - (size_t)(*s == '-'), m = sizeof(max) - 1;
+        return n < m || (n == m && memcmp(digits, max, m) <= 0);
+    }
+    char text[820];
+    struct jstr_decimal want, got;
+    if (len >= sizeof(text) || jstr_decimal_parse(s, len, &want) != 0)
+        return 0;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    double v = strtod(text, NULL);
+    if (!isfinite(v))
+        return 0;
+    if (want.n == 0)
+        return 1; /* zero */
+    if (want.n <= DBL_DIG && fabs(v) >= DBL_MIN)
+        return 1; /* 15 significant digits survive a double in its normal range */
+    for (int prec = 1; prec <= 17; prec++) { /* the shortest form that reads back as v */
+        snprintf(text, sizeof(text), "%.*e", prec - 1, v);
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    if (jstr_decimal_parse(text, strlen(text), &got) != 0)
+        return 0;
+    return got.n == want.n && got.exp10 == want.exp10 && got.negative == want.negative &&
+           memcmp(got.digits, want.digits, want.n) == 0;
 }

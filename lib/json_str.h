@@ -46,4 +46,10 @@ enum jstr_number_kind { JSTR_NOT_NUMBER = 0, JSTR_INTEGER, JSTR_DECIMAL };
  * (01, 1., .5, +1, 1e, ...). */
 enum jstr_number_kind jstr_number(const char *s, size_t len);
 
+/* 1 when the number literal s[0..len) (JSON grammar) is stored unchanged by a reader that
+ * keeps numbers as IEEE-754 doubles (Cosmos DB): integers within +-2^53, other values whose
+ * shortest double form has the same decimal value (0.1, 5.5, 1e3 do; 0.1000000000000000001,
+ * 1e400, 1e-400 and 9007199254740993 do not). 0 otherwise. Compared on digits, not doubles. */
+int jstr_number_fits_double(const char *s, size_t len);
+
 #endif

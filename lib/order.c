@@ -11,7 +11,6 @@
 #include "json_str.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,6 +103,7 @@ static const char *const order_reason_names[] = {
     [ORDER_INVALID_ID] = "invalid_id",
     [ORDER_MISSING_PARTITION_KEY] = "missing_partition_key",
     [ORDER_INVALID_PARTITION_KEY] = "invalid_partition_key",
+    [ORDER_UNSTORABLE_NUMBER] = "unstorable_number",
     [ORDER_NO_MEMORY] = "no_memory",
 };
 
@@ -202,21 +202,34 @@ static int order_skip(const jsmntok_t *t, int n, int i)
     return j;
 }
 
-/* What cJSON lets through and JSON (and Cosmos) does not: numbers like 01, 1. or 1.e5, raw
- * control characters inside strings and \u escapes with non-hex digits. Returns 0 when every token
- * is strict JSON. */
-static int order_tokens_strict(const char *js, const jsmntok_t *t, int n)
+/*
+ * Checks every token: what cJSON lets through and JSON (and Cosmos) does not (numbers like
+ * 01, 1. or 1.e5, raw control characters in strings, \u escapes with non-hex digits) is
+ * ORDER_NOT_JSON; a number Cosmos would store as another (it keeps doubles: 2^53 + 1,
+ * 0.1000000000000000001, 1e400) is ORDER_UNSTORABLE_NUMBER. ORDER_OK otherwise.
+ */
+static enum order_reason order_tokens_check(const char *js, const jsmntok_t *t, int n, char *detail,
+                                            size_t size)
 {
     for (int i = 0; i < n; i++) {
         const char *s = js + t[i].start;
         size_t len = (size_t)(t[i].end - t[i].start);
-        if (t[i].type == JSMN_PRIMITIVE && (*s == '-' || (*s >= '0' && *s <= '9')) &&
-            jstr_number(s, len) == JSTR_NOT_NUMBER)
-            return -1;
         if (t[i].type == JSMN_STRING && !jstr_valid(s, len))
-            return -1; /* cJSON also takes "\uZZZZ" (as U+0000) */
+            return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
+        if (t[i].type != JSMN_PRIMITIVE || (*s != '-' && (*s < '0' || *s > '9')))
+            continue;
+        if (jstr_number(s, len) == JSTR_NOT_NUMBER)
+            return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
+        if (!jstr_number_fits_double(s, len)) {
+            if (detail && size)
+                snprintf(detail, size,
+                         "the number %.*s%s would be stored as another (Cosmos keeps doubles); "
+                         "send it as a string",
+                         len > 40 ? 40 : (int)len, s, len > 40 ? "..." : "");
+            return ORDER_UNSTORABLE_NUMBER;
+        }
     }
-    return 0;
+    return ORDER_OK;
 }
 
 /* The member of object token obj whose key decodes to name[0..len): its value's index, or -1.
@@ -316,17 +329,6 @@ static enum order_reason order_take_id(const char *js, const jsmntok_t *v, struc
     return ORDER_OK;
 }
 
-/* 1 when the integer literal s[0..len) (JSON grammar) is within +-2^53, so a double holds it
- * exactly; compared on the digits, never through a double. */
-static int order_int_exact_in_double(const char *s, size_t len)
-{
-    static const char max[] = "9007199254740992"; /* 2^53 */
-    if (*s == '-')
-        s++, len--;
-    size_t m = sizeof(max) - 1;
-    return len < m || (len == m && memcmp(s, max, m) <= 0);
-}
-
 /* Writes doc->pk_json, the partition key header value (a JSON array of one value, ASCII
  * only as the SDKs send it), from the key value's bytes. */
 static enum order_reason order_take_pk(const char *js, const jsmntok_t *v, struct order_doc *doc,
@@ -362,27 +364,10 @@ static enum order_reason order_take_pk(const char *js, const jsmntok_t *v, struc
         doc->pk_json[w + 2] = '\0';
         return ORDER_OK;
     }
-    enum jstr_number_kind num = jstr_number(s, len);
-    if (v->type != JSMN_PRIMITIVE || (num == JSTR_NOT_NUMBER && *s != 't' && *s != 'f'))
+    /* Numbers were checked with the whole message (order_tokens_check): stored exactly. */
+    if (v->type != JSMN_PRIMITIVE || (*s != 't' && *s != 'f' && jstr_number(s, len) == 0))
         return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                           "the partition key is not a string, number or boolean");
-    if (num != JSTR_NOT_NUMBER) {
-        char tmp[512];
-        double d = 0;
-        if (len < sizeof(tmp)) {
-            memcpy(tmp, s, len);
-            tmp[len] = '\0';
-            d = strtod(tmp, NULL);
-        }
-        if (len >= sizeof(tmp) || !isfinite(d))
-            return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
-                              "the partition key is a number out of range");
-        /* Cosmos keeps numbers as doubles: a larger integer would be stored as another. */
-        if (num == JSTR_INTEGER && !order_int_exact_in_double(s, len))
-            return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
-                              "the partition key is an integer beyond 2^53, which Cosmos would "
-                              "store as a different number; send it as a string");
-    }
     doc->pk_json = malloc(len + 3); /* the literal as the message wrote it */
     if (!doc->pk_json)
         return ORDER_NO_MEMORY;
@@ -495,11 +480,13 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
     if (valid && !is_object)
         return order_fail(ORDER_NOT_OBJECT, detail, size, "the message is not a JSON object");
     int n = valid ? order_tokenize(payload, len) : -1;
-    if (n < 1 || order_toks.t[0].type != JSMN_OBJECT ||
-        order_tokens_strict(payload, order_toks.t, n) != 0)
+    if (n < 1 || order_toks.t[0].type != JSMN_OBJECT)
         return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
+    enum order_reason r = order_tokens_check(payload, order_toks.t, n, detail, size);
+    if (r != ORDER_OK)
+        return r;
     struct order_id id;
-    enum order_reason r = order_keys(spec, payload, order_toks.t, n, doc, &id, detail, size);
+    r = order_keys(spec, payload, order_toks.t, n, doc, &id, detail, size);
     if (r == ORDER_OK && order_build_body(payload, len, order_toks.t, n, &id, meta, doc) != 0)
         r = ORDER_NO_MEMORY;
     if (r == ORDER_OK && doc->body_len > ORDER_MAX_DOC_BYTES)

@@ -84,7 +84,9 @@ int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client 
     p->dlq = dlq;
     p->max_in_flight = (int)c->pipeline_max_batches;
     p->spec.id_field = c->order_id_field;
-    p->spec.partition_key_path = c->cosmos_partition_key_path;
+    p->spec.partition_key_path = cosmos_partition_key_path(cosmos);
+    if (!p->spec.partition_key_path)
+        return -1; /* the container was not read: nothing can be routed */
     if (batch_init(&p->open, (size_t)c->batch_max_count, (size_t)c->batch_max_bytes,
                    c->batch_max_wait_ms) != 0)
         return -1;

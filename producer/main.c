@@ -528,17 +528,18 @@ int main(int argc, char **argv)
         .pace = {.pattern = PACE_STEADY, .rate = 0, .period_s = 60},
         .gen = {.customers = 1000},
     };
+    /* First of all: a SIGTERM at any moment from here on is a clean stop. */
+    struct sigaction sa = {.sa_handler = prod_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     int rc = prod_parse_flags(argc, argv, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     if (!o.seeded)
         o.gen.seed = prod_random_seed();
     o.gen.fixed_time = o.seeded;
-    struct sigaction sa = {.sa_handler = prod_on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     struct prod p = {.o = &o};
     if (o.dry_run) {
         static char outbuf[1 << 16];

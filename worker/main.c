@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "config.h"
@@ -33,6 +34,23 @@ static void worker_on_signal(int sig)
     (void)sig;
     worker_stop = 1;
 }
+
+/*
+ * SIGTERM/SIGINT become a clean stop (exit 0) from the first instant: this runs from
+ * .preinit_array, before the shared libraries' constructors (OpenSSL, GnuTLS, p11-kit, ...),
+ * which take several milliseconds between exec and main(); a pod stopped right after it
+ * started was killed by the signal (exit 143) in that window.
+ */
+static void worker_install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = worker_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+__attribute__((section(".preinit_array"),
+               used)) static void (*const worker_preinit)(void) = worker_install_signals;
 
 static void worker_usage(FILE *out)
 {
@@ -150,6 +168,32 @@ static void worker_shutdown(struct pipeline *p, rd_kafka_t *rk, const struct cfg
     LOG(LOG_INFO, "shutdown complete", LF_INT("ms", clock_mono_ms() - start));
 }
 
+/*
+ * Reads the container's definition before anything is consumed: the partition key path
+ * routes every order. While Cosmos cannot be reached, tries again with the retry backoff
+ * (nothing is read from Kafka meanwhile; /readyz says unreachable). Returns COSMOS_OK,
+ * COSMOS_FATAL (exit 3: refused, missing, wrong key path) or COSMOS_GAVE_UP when stopped.
+ */
+static enum cosmos_result worker_read_container(struct cosmos_client *cosmos, const struct cfg *c,
+                                                char *err, size_t errsz)
+{
+    int64_t backoff = c->retry_base_ms;
+    for (;;) {
+        enum cosmos_result cr = cosmos_check_container(cosmos, err, errsz);
+        if (cr != COSMOS_GAVE_UP || worker_stop)
+            return worker_stop && cr == COSMOS_GAVE_UP ? COSMOS_GAVE_UP : cr;
+        LOG(LOG_WARN,
+            "cosmos not reachable at start; reading the container again before "
+            "consuming",
+            LF_STR("error", err), LF_INT("retry_in_ms", backoff));
+        for (int64_t until = clock_mono_ms() + backoff; !worker_stop && clock_mono_ms() < until;)
+            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+        if (worker_stop)
+            return COSMOS_GAVE_UP;
+        backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
+    }
+}
+
 static int worker_main(const struct cfg *c, struct metrics *metrics)
 {
     char err[512];
@@ -165,20 +209,25 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
         .retry = {(int)c->retry_max_attempts, c->retry_base_ms, c->retry_max_ms},
         .live = &metrics->live.cosmos,
         .bulk = (int)c->cosmos_bulk,
+        .partition_key_path = c->cosmos_partition_key_path,
     };
+    if (worker_stop)
+        return 0; /* stopped while starting: nothing read, nothing to commit */
     struct cosmos_client *cosmos = cosmos_client_new(&co, err, sizeof(err));
     if (!cosmos) {
         LOG(LOG_ERROR, err);
         return 1;
     }
-    enum cosmos_result cr = cosmos_check_container(cosmos, err, sizeof(err));
-    if (cr == COSMOS_FATAL) {
-        LOG(LOG_ERROR, err);
+    enum cosmos_result cr = worker_read_container(cosmos, c, err, sizeof(err));
+    if (cr != COSMOS_OK) {
+        if (cr == COSMOS_FATAL)
+            LOG(LOG_ERROR, err);
         cosmos_client_free(cosmos);
-        return 3;
+        return cr == COSMOS_FATAL ? 3 : 0; /* else stopped by a signal while waiting */
     }
-    if (cr != COSMOS_OK)
-        LOG(LOG_WARN, "cosmos not reachable at start; writes will retry", LF_STR("error", err));
+    LOG(LOG_INFO, "container", LF_STR("container", c->cosmos_container),
+        LF_STR("partition_key_path", cosmos_partition_key_path(cosmos)),
+        LF_STR("from", c->cosmos_partition_key_path ? "config, checked" : "container"));
     int rc = 1;
     struct pipeline p;
     struct dlq *dlq = dlq_new(c, err, sizeof(err));
@@ -235,6 +284,8 @@ static int worker_lag_usage(FILE *out, int rc)
 /* `worker lag`: reads offsets without joining the group; exit 0, 1 on Kafka errors, 2 usage. */
 static int worker_lag(int argc, char **argv)
 {
+    signal(SIGTERM, SIG_DFL); /* a one-shot command: a signal just ends it */
+    signal(SIGINT, SIG_DFL);
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"lag-threshold", required_argument, NULL, 't'},
@@ -392,11 +443,6 @@ int main(int argc, char **argv)
     if (c.kafka_insecure_skip_tls_verify)
         LOG(LOG_WARN, "kafka.insecure_skip_tls_verify=1: broker certificates and host names "
                       "are NOT verified; anyone on the path can read and alter the traffic");
-    struct sigaction sa = {.sa_handler = worker_on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "worker: libcurl initialisation failed\n");
         cfg_free(&c);

@@ -97,6 +97,65 @@ def test_wrong_cosmos_key_exits_and_commits_nothing(rig):
     assert rig.count_docs(db, coll) == 0
 
 
+def test_partition_key_path_that_differs_from_the_container_exits_3(rig):
+    """Issue 11 defect 4: a wrong cosmos.partition_key_path started silently and every write
+    would have been refused by the service."""
+    topic, group, db, coll = setup_pipeline(rig, "pkpath", 1)  # container on /customerId
+    rig.produce(topic, [(*order(i), None) for i in range(5)])
+    env = rig.worker_env(topic, group, db, coll)
+    env["ORDERSINK_COSMOS_PARTITION_KEY_PATH"] = "/customer/id"
+    w = rig.start_worker(env)
+    assert w.wait(timeout=20) == 3
+    errors = [l for l in log_lines(w.log_path) if l["level"] == "error"]
+    assert len(errors) == 1 and "/customer/id" in errors[0]["msg"] and "/customerId" in errors[0]["msg"]
+    assert all(v is None for v in rig.committed(group, topic).values())
+
+
+def test_partition_key_path_is_read_from_the_container(rig):
+    topic, group, coll = names("pkfrom")
+    db = "shop"
+    rig.create_topic(topic, 1)
+    rig.create_topic(topic + ".dlq", 1)
+    rig.create_database(db)
+    rig.create_container(db, coll, pk_path="/customer/id")
+    rig.produce(topic, [(None, json.dumps({"orderId": f"n{i}", "customer": {"id": f"k{i % 3}"}}).encode(), 0)
+                        for i in range(20)])
+    w = rig.start_worker(rig.worker_env(topic, group, db, coll))  # no partition key setting
+    wait_committed(rig, group, topic, proc=w)
+    assert rig.stop_worker(w) == 0
+    assert rig.count_docs(db, coll) == 20
+    assert rig.read_doc(db, coll, "n4", "k1")["customer"] == {"id": "k1"}
+
+
+def test_ids_and_keys_reach_cosmos_exactly_or_are_dead_lettered(rig):
+    """Issue 11 defects 2, 3, 6 on the real rig: integer ids from their digits, escaped NULs,
+    ids counted in bytes. Two orders never become one document; a value the service would
+    change (it keeps numbers as doubles) is dead-lettered, never written changed."""
+    topic, group, db, coll = setup_pipeline(rig, "exact", 1)
+    cart = "\U0001F6D2" * 100  # 400 UTF-8 bytes: an id (limit 1,023 bytes)
+    ok = [b'{"orderId":9007199254740991,"customerId":"c","v":1}',
+          b'{"orderId":9007199254740992,"customerId":"c","v":2}',
+          b'{"orderId":"k0","customerId":"c\\u0000x","note":"a\\u0000b"}',
+          b'{"orderId":"k1","customerId":"caf\xc3\xa9","id":"old","kafka":{"x":"y\\u0000z"}}',
+          json.dumps({"orderId": cart, "customerId": "c"}, ensure_ascii=False).encode()]
+    bad = [(b'{"orderId":"nul\\u0000a","customerId":"c"}', "invalid_id"),
+           (b'{"orderId":"nul\\u0000b","customerId":"c"}', "invalid_id"),
+           (b'{"orderId":9007199254740993,"customerId":"c"}', "unstorable_number"),
+           (b'{"orderId":"k2","customerId":"c","n":123456789012345678901}', "unstorable_number")]
+    rig.produce(topic, [(None, m, 0) for m in ok + [raw for raw, _ in bad]])
+    w = rig.start_worker(rig.worker_env(topic, group, db, coll))
+    wait_committed(rig, group, topic, proc=w)
+    assert rig.stop_worker(w) == 0
+    docs = {d["id"]: d for d in rig.query(db, coll, "SELECT * FROM c")}
+    assert set(docs) == {"9007199254740991", "9007199254740992", "k0", "k1", cart}
+    assert docs["9007199254740991"]["v"] == 1 and docs["9007199254740992"]["v"] == 2
+    assert docs["k0"]["customerId"] == "c\u0000x" and docs["k0"]["note"] == "a\u0000b"
+    assert rig.read_doc(db, coll, "k1", "caf\u00e9")["customerId"] == "caf\u00e9"
+    assert docs["k1"]["kafka"]["topic"] == topic
+    dlq = rig.consume_all(topic + ".dlq")
+    assert sorted((m["value"], headers_of(m)["ordersink.reason"]) for m in dlq) == sorted(bad)
+
+
 @pytest.mark.parametrize("bulk,ratio,least", [("0", 0.3, 100), ("1", 0.5, 2)])
 def test_throttling_is_retried_until_all_written(rig, cosmos_faults, bulk, ratio, least):
     topic, group, db, coll = setup_pipeline(rig, "throttle", 3)

@@ -7,7 +7,7 @@ through lib/order (build/asan/order_cli, ASan+UBSan) and checks, for every order
   message's values exactly (Python ints are exact, floats are read as Decimal), the header is
   printable ASCII, and the body has exactly one "id" and one "kafka" member;
 - refused: the message really breaks a rule (not JSON, a duplicate field, an id or key the
-  service cannot store or that would change) -- computed here from the parsed values, so a
+  service cannot store, a number it would store as another) -- computed here from the parsed values, so a
   valid order that is refused fails the test just as a changed value does.
 """
 import json
@@ -30,9 +30,11 @@ SAFE_PIECES = ["a", "o-1", "Z", " x", "\\n", "\\t", "\\\"", "\\/", "\\u00e9", "Ã
 # Pieces that make an id (or the whole message) unacceptable, some of them only as an id.
 RISKY_PIECES = ["\\u0000", "\\u0001", "/", "?", "#", "\\\\", "\\ud800", "\\udc00",
                 "\\u007f", " ", "x" * 300]
-NUM_LITERALS = ["0", "-0", "5", "-128", "5.5", "1e3", "1E+2", "-2.5e-3", "12313.1221",
-                "9007199254740992", "9007199254740993", "-9007199254740993",
-                "123456789012345678901234567890", "1e400", "0.1", "2147483647"]
+NUM_LITERALS = ["0", "-0", "5", "-128", "5.5", "1e3", "1E+2", "-2.5e-3", "12313.1221", "0.1",
+                "2147483647", "19.99", "9007199254740992", "-9007199254740992", "1.5e300", "0.0",
+                "0.30000000000000004", "5e-324", "2.2250738585072014e-308"]
+UNSTORABLE = ["9007199254740993", "-9007199254740993", "123456789012345678901234567890", "1e400",
+              "1e-400", "4.9e-324", "0.1000000000000000001", "3.14159265358979323846"]
 BAD_NUMBERS = ["01", "1.", "-", "+1", ".5"]
 
 
@@ -54,7 +56,8 @@ def rand_value_lit(rng, depth=0):
     if r < 0.45:
         return rand_string_lit(rng)
     if r < 0.8:
-        return rng.choice(BAD_NUMBERS if rng.random() < 0.005 else NUM_LITERALS)
+        r2 = rng.random()
+        return rng.choice(BAD_NUMBERS if r2 < 0.005 else UNSTORABLE if r2 < 0.03 else NUM_LITERALS)
     if r < 0.88:
         return rng.choice(["true", "false", "null"])
     if depth < 2 and r < 0.94:
@@ -114,6 +117,29 @@ def utf8_len(s):
         return None  # a lone surrogate: not a Unicode string
 
 
+def all_numbers(v):
+    if isinstance(v, bool):
+        return
+    if isinstance(v, (int, Decimal)):
+        yield v
+    elif isinstance(v, list):
+        for item in v:
+            yield from all_numbers(item)
+    elif isinstance(v, tuple):
+        yield from all_numbers(v[1])
+
+
+def fits_double(x):
+    """What a store that keeps doubles (Cosmos) keeps unchanged: Python's float() rounds
+    correctly and repr() gives the shortest form that reads back."""
+    if isinstance(x, int):
+        return abs(x) <= 2 ** 53
+    f = float(x)
+    if f in (float("inf"), float("-inf")):
+        return False
+    return x == 0 or Decimal(repr(f)) == x
+
+
 def all_strings(v):
     if isinstance(v, str):
         yield v
@@ -131,6 +157,8 @@ def expected_verdict(msg, id_field, path):
         return False, "not an object"
     if any(utf8_len(s) is None for s in all_strings(msg)):
         return False, "a lone surrogate (json.loads takes it; it is no Unicode string)"
+    if not all(fits_double(x) for x in all_numbers(msg)):
+        return False, "a number Cosmos would store as another"
     ids = get(msg, id_field)
     if not ids or ids[-1] is None:
         return False, "missing id"
@@ -163,10 +191,8 @@ def expected_verdict(msg, id_field, path):
     if isinstance(node, str):
         n = utf8_len(node)
         return (n is not None and n <= MAX_PK_BYTES), "key string"
-    if isinstance(node, int):
-        return abs(node) <= 2 ** 53, "key integer"
-    if isinstance(node, Decimal):
-        return abs(node) < Decimal("1.7976931348623157e308"), "key number"
+    if isinstance(node, (int, Decimal)):
+        return True, ""  # checked with every number above
     return False, "key type"
 
 

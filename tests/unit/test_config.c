@@ -85,7 +85,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.batch_max_count, 100);
     ck_assert_int_eq(c.batch_max_bytes, 4194304);
     ck_assert_int_eq(c.batch_max_wait_ms, 500);
-    ck_assert_str_eq(c.cosmos_partition_key_path, "/customerId");
+    ck_assert_ptr_null(c.cosmos_partition_key_path); /* read from the container */
     ck_assert_str_eq(c.order_id_field, "orderId");
     ck_assert_int_eq(c.shutdown_timeout_ms, 20000);
     ck_assert_int_eq(c.retry_max_attempts, 12);
@@ -286,6 +286,119 @@ START_TEST(test_endpoint_scheme)
 }
 END_TEST
 
+/* Issue 11, defect 1: with the topic from EntityPath, dlq.topic was derived before the topic
+ * existed and stayed NULL (strdup(NULL) in lib/dlq.c). */
+START_TEST(test_eventhubs_entity_path_derives_the_dlq_topic)
+{
+    set_required();
+    unsetenv("ORDERSINK_KAFKA_TOPIC");
+    unsetenv("ORDERSINK_KAFKA_BOOTSTRAP_SERVERS");
+    setenv("EVENTHUBS_CONNECTION_STRING",
+           "Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=R;SharedAccessKey=abc=;"
+           "EntityPath=orders",
+           1);
+    int rc = cfg_load(&c, NULL, CFG_WORKER, err, sizeof(err));
+    unsetenv("EVENTHUBS_CONNECTION_STRING");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(c.kafka_topic, "orders");
+    ck_assert_str_eq(c.dlq_topic, "orders.dlq");
+    ck_assert_str_eq(c.kafka_bootstrap_servers, "ns1.servicebus.windows.net:9093");
+}
+END_TEST
+
+/* Whatever sets the topic, the worker never gets a NULL where it needs a value. */
+START_TEST(test_worker_settings_never_null)
+{
+    const char *topic_file = "kafka = { topic = \"from-file\"; };\n";
+    for (int variant = 0; variant < 3; variant++) {
+        setup();
+        set_required();
+        const char *path = NULL;
+        if (variant == 1) {
+            unsetenv("ORDERSINK_KAFKA_TOPIC");
+            path = write_tmp(topic_file);
+        } else if (variant == 2) {
+            unsetenv("ORDERSINK_KAFKA_TOPIC");
+            setenv("ORDERSINK_EVENTHUBS_CONNECTION_STRING",
+                   "Endpoint=sb://n.servicebus.windows.net/;EntityPath=eh", 1);
+        }
+        int rc = cfg_load(&c, path, CFG_WORKER, err, sizeof(err));
+        unsetenv("ORDERSINK_EVENTHUBS_CONNECTION_STRING");
+        ck_assert_msg(rc == 0, "variant %d: %s", variant, err);
+        const char *must[] = {c.kafka_bootstrap_servers,
+                              c.kafka_topic,
+                              c.kafka_group_id,
+                              c.kafka_auto_offset_reset,
+                              c.kafka_assignor,
+                              c.kafka_security_protocol,
+                              c.cosmos_endpoint,
+                              c.cosmos_key,
+                              c.cosmos_database,
+                              c.cosmos_container,
+                              c.order_id_field,
+                              c.dlq_topic,
+                              c.log_level,
+                              c.metrics_bind};
+        for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
+            ck_assert_msg(must[i] != NULL, "variant %d: setting %zu is NULL", variant, i);
+        cfg_free(&c);
+        teardown();
+    }
+}
+END_TEST
+
+/* Issue 11, defect 5: a path or query passed config and failed every signature later. */
+START_TEST(test_endpoint_must_be_the_account_root)
+{
+    const char *bad[] = {"https://h:8081/prefix/",
+                         "https://h:8081/?a=b",
+                         "https://h/#f",
+                         "https://u:p@h/",
+                         "http://h:8081/",
+                         "ftp://h/",
+                         "not a url"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setup();
+        set_required();
+        setenv("ORDERSINK_COSMOS_ENDPOINT", bad[i], 1);
+        expect_error(NULL, CFG_WORKER, "cosmos.endpoint", NULL);
+        cfg_free(&c);
+    }
+    const char *good[] = {"https://acct.documents.azure.com:443/", "https://127.0.0.1:8081",
+                          "https://[::1]:8081/"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        setup();
+        set_required();
+        setenv("ORDERSINK_COSMOS_ENDPOINT", good[i], 1);
+        ck_assert_msg(cfg_load(&c, NULL, CFG_WORKER, err, sizeof(err)) == 0, "%s: %s", good[i],
+                      err);
+        cfg_free(&c);
+    }
+}
+END_TEST
+
+/* Issue 11, defect 8: a password with the newline of `echo` failed only at the broker. */
+START_TEST(test_secrets_with_line_breaks_are_named)
+{
+    set_required();
+    setenv("ORDERSINK_KAFKA_SECURITY_PROTOCOL", "sasl_ssl", 1);
+    setenv("ORDERSINK_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", 1);
+    setenv("ORDERSINK_KAFKA_SASL_USERNAME", "user", 1);
+    setenv("ORDERSINK_KAFKA_SASL_PASSWORD", "secret\n", 1);
+    expect_error(NULL, CFG_WORKER, "kafka.sasl_password", "line break");
+    cfg_free(&c);
+    memset(&c, 0, sizeof(c));
+    setenv("ORDERSINK_KAFKA_SASL_PASSWORD", "secret", 1);
+    setenv("ORDERSINK_KAFKA_SASL_USERNAME", "user\r\n", 1);
+    expect_error(NULL, CFG_PRODUCER, "kafka.sasl_username", "line break");
+    cfg_free(&c);
+    memset(&c, 0, sizeof(c));
+    setenv("ORDERSINK_KAFKA_SASL_USERNAME", "user", 1);
+    setenv("ORDERSINK_COSMOS_KEY", KEY "\n", 1);
+    expect_error(NULL, CFG_WORKER, "cosmos.key", "line break");
+}
+END_TEST
+
 START_TEST(test_producer_needs_no_cosmos)
 {
     setenv("ORDERSINK_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092", 1);
@@ -381,6 +494,10 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_key_missing);
     tcase_add_test(tc, test_invalid_base64_key);
     tcase_add_test(tc, test_endpoint_scheme);
+    tcase_add_test(tc, test_eventhubs_entity_path_derives_the_dlq_topic);
+    tcase_add_test(tc, test_worker_settings_never_null);
+    tcase_add_test(tc, test_endpoint_must_be_the_account_root);
+    tcase_add_test(tc, test_secrets_with_line_breaks_are_named);
     tcase_add_test(tc, test_producer_needs_no_cosmos);
     tcase_add_test(tc, test_print_redacts_key);
     tcase_add_test(tc, test_print_redacts_key_from_file);
