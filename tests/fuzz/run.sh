@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECS="${1:-${FUZZ_SECONDS:-60}}"
 shift $(( $# > 0 ? 1 : 0 ))
-TARGETS=("${@:-fuzz_order fuzz_config fuzz_cosmos_response fuzz_json_str}")
+TARGETS=("${@:-fuzz_order fuzz_config fuzz_cosmos_response fuzz_json_str fuzz_epk}")
 read -r -a TARGETS <<<"${TARGETS[*]}"
 CC="${FUZZ_CC:-clang}"
 OUT=build/fuzz
@@ -17,7 +17,8 @@ PKGS="rdkafka libcurl libcjson libconfig libcrypto libmicrohttpd"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=gnu17 -g -O1 -Wall -Wextra -Ilib -DORDERSINK_VERSION=\"fuzz\" $SAN $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lpthread -lm"
-declare -A MAXLEN=([fuzz_order]=65536 [fuzz_config]=16384 [fuzz_cosmos_response]=8192 [fuzz_json_str]=512)
+declare -A MAXLEN=([fuzz_order]=65536 [fuzz_config]=16384 [fuzz_cosmos_response]=8192 [fuzz_json_str]=512
+                   [fuzz_epk]=8192)
 
 command -v "$CC" >/dev/null || { echo "run.sh: $CC not found (apt-get install clang libclang-rt-14-dev)"; exit 2; }
 mkdir -p "$OUT/obj" "$OUT/artifacts"
@@ -61,6 +62,11 @@ make_dicts() {
   cp tests/fuzz/json.dict "$OUT/fuzz_cosmos_response.dict"
   { cat tests/fuzz/json.dict; printf '"%s"\n' '\\u0000' '\\ud83d\\uded2' '\\udc00' '\\ud800' \
       '\\"' '\\\\' '\\/' 'e+' 'E-' '.5' '-0' '9007199254740993'; } > "$OUT/fuzz_json_str.dict"
+  {
+    cat tests/fuzz/json.dict
+    printf '"%s"\n' '\"PartitionKeyRanges\"' '\"minInclusive\"' '\"maxExclusive\"' \
+      '\"parents\"' '\"FF\"' '\"\"' '\"1F\"' '\"3FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF\"'
+  } > "$OUT/fuzz_epk.dict"
 }
 
 passed=0 failed=0 failed_names=()
