@@ -45,6 +45,9 @@ struct pipeline_batch {
     struct cosmos_run *run;
     struct dlq_tally dlq;
     int settled; /* Cosmos is done and its rejections are dead-lettered */
+    int failed;  /* Cosmos failed it for good */
+    uint64_t id; /* in p->commit, which knows the epoch each partition of it was read under */
+    enum commit_state state; /* as last told to p->commit */
     int64_t t0;
 };
 
@@ -85,6 +88,7 @@ int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client 
     p->max_in_flight = (int)c->pipeline_max_batches;
     p->spec.id_field = c->order_id_field;
     p->spec.partition_key_path = c->cosmos_partition_key_path;
+    commit_init(&p->commit);
     if (batch_init(&p->open, (size_t)c->batch_max_count, (size_t)c->batch_max_bytes,
                    c->batch_max_wait_ms) != 0)
         return -1;
@@ -145,9 +149,7 @@ void pipeline_free(struct pipeline *p)
     p->in_flight = 0;
     pipeline_release_items(&p->open);
     batch_free(&p->open);
-    free(p->marks);
-    p->marks = NULL;
-    p->nmarks = p->marks_cap = 0;
+    commit_free(&p->commit);
     for (int i = 0; i < 2; i++)
         if (p->wake[i] >= 0)
             close(p->wake[i]);
@@ -168,6 +170,12 @@ int pipeline_wants_messages(const struct pipeline *p)
 
 int pipeline_add(struct pipeline *p, rd_kafka_message_t *m)
 {
+    if (!commit_epoch(&p->commit, m->partition)) {
+        LOG(LOG_DEBUG, "message of a partition not assigned dropped",
+            LF_INT("partition", m->partition), LF_INT("offset", m->offset));
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
     if (batch_add(&p->open, m, m->partition, m->offset, m->len, clock_mono_ms()) != 0) {
         rd_kafka_message_destroy(m);
         return pipeline_fail(p, "out of memory adding to the batch");
@@ -280,7 +288,8 @@ static int pipeline_submit(struct pipeline *p)
     p->in_flight++;
     if (p->metrics)
         atomic_store(&p->metrics->live.batches_in_flight, p->in_flight);
-    if (!pb->e || !pb->keys || !pb->key_write || !pb->w || !pb->write_entry)
+    if (!pb->e || !pb->keys || !pb->key_write || !pb->w || !pb->write_entry ||
+        commit_batch_add(&p->commit, pb->items.items, n, &pb->id) != 0)
         return pipeline_fail(p, "out of memory closing a batch");
     if (pipeline_parse(p, pb) != 0 || pipeline_plan(p, pb) != 0)
         return -1;
@@ -297,8 +306,10 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
     enum cosmos_result r = cosmos_run_result(pb->run, err, sizeof(err));
     if (r == COSMOS_RUNNING)
         return 0;
-    if (r != COSMOS_OK)
+    if (r != COSMOS_OK) {
+        pb->failed = 1;
         return pipeline_fail(p, err);
+    }
     for (size_t j = 0; j < pb->nw; j++) {
         struct cosmos_write *w = &pb->w[j];
         if (w->outcome == COSMOS_WRITTEN) {
@@ -306,6 +317,9 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
             continue;
         }
         struct pipeline_entry *e = &pb->e[pb->write_entry[j]];
+        if (w->outcome == COSMOS_CANCELLED ||
+            !commit_batch_current(&p->commit, pb->id, e->msg->partition))
+            continue; /* fenced: the partition's new owner reads it again */
         snprintf(detail, sizeof(detail), "HTTP %d: %s", w->status, w->error);
         e->dlq_reason = "cosmos_rejected";
         if (dlq_send(p->dlq, e->msg, "cosmos_rejected", detail, &pb->dlq, err, sizeof(err)))
@@ -313,42 +327,6 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
     }
     pb->settled = 1;
     return 0;
-}
-
-/* Adds pb's next offsets to the marks to commit. Returns 0 or -1 (out of memory). */
-static int pipeline_merge_marks(struct pipeline *p, const struct pipeline_batch *pb)
-{
-    struct batch_mark bm[64];
-    struct batch_mark *marks =
-        pb->items.count <= 64 ? bm : malloc(pb->items.count * sizeof(*marks));
-    if (!marks)
-        return -1;
-    size_t nm = batch_watermarks(&pb->items, marks);
-    int rc = 0;
-    for (size_t i = 0; i < nm && rc == 0; i++) {
-        size_t k = 0;
-        while (k < p->nmarks && p->marks[k].partition != marks[i].partition)
-            k++;
-        if (k < p->nmarks) {
-            if (marks[i].next_offset > p->marks[k].next_offset)
-                p->marks[k].next_offset = marks[i].next_offset;
-            continue;
-        }
-        if (p->nmarks == p->marks_cap) {
-            size_t cap = p->marks_cap ? p->marks_cap * 2 : 16;
-            struct batch_mark *grown = realloc(p->marks, cap * sizeof(*grown));
-            if (!grown) {
-                rc = -1;
-                break;
-            }
-            p->marks = grown;
-            p->marks_cap = cap;
-        }
-        p->marks[p->nmarks++] = marks[i];
-    }
-    if (marks != bm)
-        free(marks);
-    return rc;
 }
 
 /* Publishes a finished batch to the metrics registry: one lock per batch. */
@@ -391,28 +369,46 @@ static void pipeline_retire_head(struct pipeline *p)
     pipeline_batch_free(pb);
 }
 
-/* Settles every batch Cosmos is done with and retires the durable ones at the head, in
- * order, into the marks to commit. Returns how many were retired. */
+/* pb's state for the commit decision. */
+static enum commit_state pipeline_state(const struct pipeline_batch *pb)
+{
+    if (pb->failed || (pb->settled && !pb->dlq.pending && pb->dlq.failed))
+        return COMMIT_FAILED;
+    if (!pb->settled)
+        return COMMIT_WRITING;
+    return pb->dlq.pending ? COMMIT_DLQ_WAIT : COMMIT_DURABLE;
+}
+
+/* Tells p->commit where pb is; a dead letter not acknowledged stops the worker. */
+static void pipeline_track(struct pipeline *p, struct pipeline_batch *pb)
+{
+    enum commit_state st = pipeline_state(pb);
+    if (st == pb->state)
+        return;
+    pb->state = st;
+    commit_batch_set(&p->commit, pb->id, st);
+    if (st == COMMIT_FAILED && !pb->failed) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "dlq: %lu dead letters not acknowledged: %s", pb->dlq.failed,
+                 pb->dlq.error);
+        pipeline_fail(p, msg);
+    }
+}
+
+/* Settles every batch Cosmos is done with, tells p->commit the state of each (durable ones
+ * may commit out of batch order on partitions they do not share with older ones), and
+ * retires the durable ones at the head, in order. Returns how many were retired. */
 static int pipeline_collect(struct pipeline *p)
 {
-    for (struct pipeline_batch *pb = p->head; pb && !p->fatal; pb = pb->next)
-        if (!pb->settled)
+    for (struct pipeline_batch *pb = p->head; pb; pb = pb->next) {
+        if (!pb->settled && !p->fatal)
             pipeline_settle(p, pb);
+        pipeline_track(p, pb);
+    }
     int retired = 0;
-    while (!p->fatal && p->head && p->head->settled && p->head->dlq.pending == 0) {
+    while (!p->fatal && p->head && p->head->state == COMMIT_DURABLE) {
         struct pipeline_batch *pb = p->head;
-        if (pb->dlq.failed) {
-            char msg[400];
-            snprintf(msg, sizeof(msg), "dlq: %lu dead letters not acknowledged: %s", pb->dlq.failed,
-                     pb->dlq.error);
-            pipeline_fail(p, msg);
-            break;
-        }
         p->stats.dead_lettered += pb->dlq.acked;
-        if (pipeline_merge_marks(p, pb) != 0) {
-            pipeline_fail(p, "out of memory committing");
-            break;
-        }
         p->stats.batches++;
         pipeline_publish(p, pb);
         LOG(LOG_DEBUG, "batch done", LF_INT("messages", pb->items.count), LF_INT("writes", pb->nw),
@@ -423,37 +419,41 @@ static int pipeline_collect(struct pipeline *p)
     return retired;
 }
 
-/* Commits the marks of partitions still assigned, synchronously. A failure is retried
- * later (PIPELINE_COMMIT_RETRY_MS) with the marks kept: only redelivery is at stake. */
+/* Publishes the commit counters now (they change outside of finished batches too). */
+static void pipeline_publish_commits(struct pipeline *p)
+{
+    if (p->stats.commits_refused != p->commit.refused)
+        LOG(LOG_WARN, "commits refused: stale assignment, or not above the committed offset",
+            LF_INT("refused_total", p->commit.refused));
+    p->stats.commits_refused = p->commit.refused;
+    if (!p->metrics)
+        return;
+    metrics_lock(p->metrics);
+    p->metrics->counters.commits = p->stats.commits;
+    p->metrics->counters.commit_failures = p->stats.commit_failures;
+    p->metrics->counters.commits_refused = p->stats.commits_refused;
+    metrics_unlock(p->metrics);
+}
+
+/* Commits, synchronously, what p->commit allows now. A failure is retried later
+ * (PIPELINE_COMMIT_RETRY_MS) with the durable work kept: only redelivery is at stake. */
 static void pipeline_commit(struct pipeline *p)
 {
     char err[512];
-    rd_kafka_topic_partition_list_t *assigned = NULL;
-    if (rd_kafka_assignment(p->consumer, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned) {
+    const struct batch_mark *marks;
+    size_t n = commit_ready(&p->commit, &marks);
+    int ok = n == 0 ||
+             kafka_commit_marks(p->consumer, p->cfg->kafka_topic, marks, n, err, sizeof(err)) == 0;
+    commit_done(&p->commit, ok);
+    if (!ok) {
+        p->stats.commit_failures++;
         p->commit_retry_ms = clock_mono_ms() + PIPELINE_COMMIT_RETRY_MS;
-        return;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < p->nmarks; i++)
-        if (rd_kafka_topic_partition_list_find(assigned, p->cfg->kafka_topic,
-                                               p->marks[i].partition))
-            p->marks[kept++] = p->marks[i];
-    rd_kafka_topic_partition_list_destroy(assigned);
-    p->nmarks = kept; /* partitions taken away since: their new owner re-reads them */
-    if (kept == 0) {
+        LOG(LOG_WARN, "commit failed; retrying", LF_STR("error", err));
+    } else {
+        p->stats.commits += n > 0;
         p->commit_retry_ms = 0;
-        return;
     }
-    if (kafka_commit_marks(p->consumer, p->cfg->kafka_topic, p->marks, p->nmarks, err,
-                           sizeof(err)) == 0) {
-        p->stats.commits++;
-        p->nmarks = 0;
-        p->commit_retry_ms = 0;
-        return;
-    }
-    p->stats.commit_failures++;
-    p->commit_retry_ms = clock_mono_ms() + PIPELINE_COMMIT_RETRY_MS;
-    LOG(LOG_WARN, "commit failed; retrying", LF_STR("error", err));
+    pipeline_publish_commits(p);
 }
 
 /* Pauses or resumes every assigned partition. */
@@ -480,6 +480,12 @@ void pipeline_on_assign(struct pipeline *p, const rd_kafka_topic_partition_list_
 {
     if (parts->cnt == 0)
         return;
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        if (strcmp(tp->topic, p->cfg->kafka_topic) == 0 &&
+            commit_assign(&p->commit, tp->partition, tp->offset >= 0 ? tp->offset : -1) != 0)
+            pipeline_fail(p, "out of memory assigning partitions");
+    }
     rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
     if (!copy)
         return;
@@ -493,10 +499,46 @@ void pipeline_on_assign(struct pipeline *p, const rd_kafka_topic_partition_list_
     rd_kafka_topic_partition_list_destroy(copy);
 }
 
+/* batch_remove_if callback: drops (and releases) the messages of partitions not assigned. */
+static int pipeline_drop_unassigned(const struct batch_item *it, void *arg)
+{
+    const struct pipeline *p = arg;
+    if (commit_epoch(&p->commit, it->partition))
+        return 0;
+    rd_kafka_message_destroy(it->msg);
+    return 1;
+}
+
+/* Ends the epoch of parts: p->commit forgets their commits for good, their messages leave
+ * the open batch, and their writes in flight are neither sent nor retried any more. */
+static void pipeline_fence(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts,
+                           int lost)
+{
+    for (int i = 0; i < parts->cnt; i++)
+        if (strcmp(parts->elems[i].topic, p->cfg->kafka_topic) == 0)
+            commit_revoke(&p->commit, parts->elems[i].partition);
+    size_t dropped = batch_remove_if(&p->open, pipeline_drop_unassigned, p), cancelled = 0;
+    for (struct pipeline_batch *pb = p->head; pb; pb = pb->next) {
+        for (size_t j = 0; pb->run && j < pb->nw; j++) {
+            int32_t partition = pb->e[pb->write_entry[j]].msg->partition;
+            if (pb->w[j].outcome == COSMOS_PENDING &&
+                !commit_batch_current(&p->commit, pb->id, partition)) {
+                cosmos_run_cancel(pb->run, j);
+                cancelled++;
+            }
+        }
+    }
+    pipeline_publish_commits(p);
+    LOG(lost || dropped || cancelled ? LOG_INFO : LOG_DEBUG, "partitions fenced",
+        LF_INT("partitions", parts->cnt), LF_INT("lost", lost), LF_INT("messages_dropped", dropped),
+        LF_INT("writes_cancelled", cancelled), LF_INT("commits_refused_total", p->commit.refused));
+}
+
 void pipeline_on_revoke(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
     if (!p->fatal && !lost)
         pipeline_drain(p);
+    pipeline_fence(p, parts, lost);
     if (!p->paused)
         return;
     /* The pipeline is empty now (or the partitions are gone): nothing to hold back. */
@@ -517,6 +559,8 @@ static void pipeline_turn(struct pipeline *p, int wait_ms)
         ;
     dlq_poll(p->dlq);
     int retired = pipeline_collect(p);
+    if (p->commit.refused != p->stats.commits_refused)
+        pipeline_publish_commits(p); /* a fenced batch finished */
     /* Liveness: idle, or something finished. A request hanging with nothing else finishing
      * is no progress; each finished Cosmos request also counts (lib/cosmos). */
     if (p->metrics && (retired || p->in_flight == 0))
@@ -552,10 +596,11 @@ void pipeline_step(struct pipeline *p, int wait_cap_ms, int consumer_more)
         wait = pipeline_min(wait, batch_time_left_ms(&p->open, now));
     if (p->blocked_ms && !p->paused)
         wait = pipeline_min(wait, p->blocked_ms + PIPELINE_PAUSE_AFTER_MS - now);
-    if (p->nmarks && p->commit_retry_ms)
+    if (p->commit_retry_ms && commit_pending(&p->commit))
         wait = pipeline_min(wait, p->commit_retry_ms - now);
     pipeline_turn(p, wait < 0 ? 0 : (int)wait);
-    if (!p->fatal && p->nmarks && (!p->commit_retry_ms || clock_mono_ms() >= p->commit_retry_ms))
+    if (!p->fatal && commit_pending(&p->commit) &&
+        (!p->commit_retry_ms || clock_mono_ms() >= p->commit_retry_ms))
         pipeline_commit(p);
 }
 
@@ -572,7 +617,7 @@ int pipeline_drain(struct pipeline *p)
         }
         pipeline_turn(p, 100);
     }
-    if (p->nmarks)
+    if (commit_pending(&p->commit))
         pipeline_commit(p); /* what is durable, also after a failure */
     return p->fatal ? -1 : 0;
 }
