@@ -1,5 +1,5 @@
 /*
- * batch: microbatch accumulation, watermarks and coalescing. All O(n) or O(n log n) over
+ * batch: microbatch accumulation, removal by partition and coalescing. All O(n) or O(n log n) over
  * the batch; batches hold at most batch.max_count items.
  */
 #include "batch.h"
@@ -69,20 +69,22 @@ void batch_clear(struct batch *b)
     b->opened_ms = 0;
 }
 
-size_t batch_watermarks(const struct batch *b, struct batch_mark *out)
+size_t batch_remove_if(struct batch *b, int (*drop)(const struct batch_item *it, void *arg),
+                       void *arg)
 {
-    size_t n = 0;
+    size_t kept = 0, removed = 0;
     for (size_t i = 0; i < b->count; i++) {
-        const struct batch_item *it = &b->items[i];
-        size_t k = 0;
-        while (k < n && out[k].partition != it->partition)
-            k++;
-        if (k == n)
-            out[n++] = (struct batch_mark){it->partition, it->offset + 1};
-        else if (it->offset + 1 > out[k].next_offset)
-            out[k].next_offset = it->offset + 1;
+        if (drop(&b->items[i], arg)) {
+            b->bytes -= b->items[i].bytes;
+            removed++;
+            continue;
+        }
+        b->items[kept++] = b->items[i];
     }
-    return n;
+    b->count = kept;
+    if (kept == 0)
+        batch_clear(b);
+    return removed;
 }
 
 static int batch_key_cmp(const void *a, const void *b)

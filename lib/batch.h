@@ -1,7 +1,7 @@
 /*
- * batch: the microbatch accumulator. Owns the close rules (count, bytes, wait time), the
- * per-partition commit watermarks of a batch, and same-id coalescing. Knows nothing of
- * Kafka or Cosmos: items carry an opaque message pointer.
+ * batch: the microbatch accumulator. Owns the close rules (count, bytes, wait time), removing
+ * items (those of partitions taken away), and same-id coalescing. Knows nothing of Kafka or
+ * Cosmos: items carry an opaque message pointer. (Commit marks: lib/commit.)
  */
 #ifndef ORDERSINK_BATCH_H
 #define ORDERSINK_BATCH_H
@@ -24,7 +24,7 @@ struct batch {
     int64_t max_wait_ms;
 };
 
-/* Next offset to commit for one partition. */
+/* Next offset to commit for one partition (lib/commit decides them). */
 struct batch_mark {
     int32_t partition;
     int64_t next_offset;
@@ -59,10 +59,11 @@ int64_t batch_time_left_ms(const struct batch *b, int64_t now_ms);
 void batch_clear(struct batch *b);
 
 /*
- * Writes one mark per partition in the batch: highest offset + 1. out must hold b->count
- * entries. Returns the number of marks.
+ * Removes the items for which drop(item, arg) returns 1 (drop releases their messages); the
+ * others keep their order. Returns how many were removed.
  */
-size_t batch_watermarks(const struct batch *b, struct batch_mark *out);
+size_t batch_remove_if(struct batch *b, int (*drop)(const struct batch_item *it, void *arg),
+                       void *arg);
 
 /*
  * Marks every key that has a later offset with the same (pk, id) as superseded, so each

@@ -39,7 +39,9 @@ struct cosmos_opts {
 /* Where the adaptive concurrency limit starts (slow start doubles it per round trip). */
 #define COSMOS_ADAPTIVE_START 4
 
-enum cosmos_outcome { COSMOS_PENDING = 0, COSMOS_WRITTEN, COSMOS_REJECTED };
+/* COSMOS_CANCELLED: cosmos_run_cancel stopped it before Cosmos wrote it (or not: a request
+ * already on the wire may have landed). */
+enum cosmos_outcome { COSMOS_PENDING = 0, COSMOS_WRITTEN, COSMOS_REJECTED, COSMOS_CANCELLED };
 
 /* One document to upsert; the caller owns the strings. Results are filled in. */
 struct cosmos_write {
@@ -110,9 +112,16 @@ const char *cosmos_partition_key_path(const struct cosmos_client *c);
  */
 struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *w, size_t n);
 
-/* COSMOS_RUNNING, COSMOS_OK (every write WRITTEN or REJECTED), or COSMOS_FATAL /
+/* COSMOS_RUNNING, COSMOS_OK (every write WRITTEN, REJECTED or CANCELLED), or COSMOS_FATAL /
  * COSMOS_GAVE_UP with err filled (then some writes may still be PENDING). */
 enum cosmos_result cosmos_run_result(const struct cosmos_run *r, char *err, size_t errsz);
+
+/*
+ * Fences write i of run r: it is never sent again nor retried. Not on the wire, it ends at
+ * once as COSMOS_CANCELLED; on the wire, its answer settles it, except that where it would be
+ * retried it ends as COSMOS_CANCELLED. A write already ended is left as it is.
+ */
+void cosmos_run_cancel(struct cosmos_run *r, size_t i);
 
 /* Unregisters the run, cancelling its requests still on the wire. NULL is a no-op. */
 void cosmos_run_free(struct cosmos_run *r);

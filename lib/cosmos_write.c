@@ -20,12 +20,13 @@ struct cosmos_run {
     struct cosmos_write *w;
     size_t n;
     unsigned char *state;
-    unsigned char *solo; /* 1: send alone (its batch was refused as a whole) */
-    int64_t *not_before; /* per write, monotonic ms */
-    int *failures;       /* per write */
-    size_t first_open;   /* no write below this index is W_NEW or W_WAIT */
-    size_t waiting;      /* writes in W_WAIT */
-    size_t remaining;    /* writes not W_DONE */
+    unsigned char *solo;      /* 1: send alone (its batch was refused as a whole) */
+    unsigned char *cancelled; /* 1: fenced by cosmos_run_cancel, never sent or retried again */
+    int64_t *not_before;      /* per write, monotonic ms */
+    int *failures;            /* per write */
+    size_t first_open;        /* no write below this index is W_NEW or W_WAIT */
+    size_t waiting;           /* writes in W_WAIT */
+    size_t remaining;         /* writes not W_DONE */
     enum cosmos_result result;
     char err[512];
 };
@@ -41,11 +42,13 @@ struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *
     r->n = n;
     r->state = calloc(m, 1);
     r->solo = calloc(m, 1);
+    r->cancelled = calloc(m, 1);
     r->not_before = calloc(m, sizeof(*r->not_before));
     r->failures = calloc(m, sizeof(*r->failures));
-    if (!r->state || !r->solo || !r->not_before || !r->failures) {
+    if (!r->state || !r->solo || !r->cancelled || !r->not_before || !r->failures) {
         free(r->state);
         free(r->solo);
+        free(r->cancelled);
         free(r->not_before);
         free(r->failures);
         free(r);
@@ -93,6 +96,7 @@ void cosmos_run_free(struct cosmos_run *r)
         c->runs_tail = r->prev;
     free(r->state);
     free(r->solo);
+    free(r->cancelled);
     free(r->not_before);
     free(r->failures);
     free(r);
@@ -241,10 +245,34 @@ static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct co
     return 0;
 }
 
+static void cosmos_done(struct cosmos_run *r, size_t i, enum cosmos_outcome outcome)
+{
+    r->w[i].outcome = outcome;
+    r->state[i] = W_DONE;
+    if (--r->remaining == 0 && r->result == COSMOS_RUNNING)
+        r->result = COSMOS_OK;
+}
+
+void cosmos_run_cancel(struct cosmos_run *r, size_t i)
+{
+    if (i >= r->n || r->state[i] == W_DONE)
+        return;
+    r->cancelled[i] = 1;
+    if (r->state[i] == W_FLIGHT)
+        return; /* its answer settles it (cosmos_again ends it) */
+    if (r->state[i] == W_WAIT)
+        r->waiting--;
+    cosmos_done(r, i, COSMOS_CANCELLED);
+}
+
 /* Schedules write i again after a transient failure, or gives up on the run. */
 static void cosmos_again(struct cosmos_client *c, struct cosmos_run *r, size_t i, int status,
                          long retry_after_ms, const char *why)
 {
+    if (r->cancelled[i]) {
+        cosmos_done(r, i, COSMOS_CANCELLED);
+        return;
+    }
     if (++r->failures[i] >= c->retry.max_attempts) {
         char msg[512];
         snprintf(msg, sizeof(msg), "cosmos: upsert of id %s failed %d times, last: %s", r->w[i].id,
@@ -262,14 +290,6 @@ static void cosmos_again(struct cosmos_client *c, struct cosmos_run *r, size_t i
     r->waiting++;
     if (i < r->first_open)
         r->first_open = i;
-}
-
-static void cosmos_done(struct cosmos_run *r, size_t i, enum cosmos_outcome outcome)
-{
-    r->w[i].outcome = outcome;
-    r->state[i] = W_DONE;
-    if (--r->remaining == 0 && r->result == COSMOS_RUNNING)
-        r->result = COSMOS_OK;
 }
 
 /* Applies one operation's (or a single request's) status to write i. */
@@ -335,6 +355,10 @@ static int cosmos_finish_writes(struct cosmos_client *c, struct cosmos_run *r,
         cosmos_error_message(s->response.data, s->response.len, msg, sizeof(msg));
     int verdict = retry_classify(status, res != CURLE_OK);
     for (size_t k = 0; k < s->nidx && r->result == COSMOS_RUNNING; k++) {
+        if (s->is_batch && verdict == RETRY_REJECT && r->cancelled[s->idx[k]]) {
+            cosmos_done(r, s->idx[k], COSMOS_CANCELLED);
+            continue;
+        }
         if (s->is_batch && verdict == RETRY_REJECT) {
             /* The batch as a whole was refused (e.g. too large): find the culprit alone. */
             r->solo[s->idx[k]] = 1;

@@ -97,19 +97,22 @@ fail:
 }
 
 /* For partitions without a committed offset, commits where consumption starts, so lag-based
- * autoscalers see 0 on an empty partition instead of "unknown". */
-static void kafka_commit_start_positions(rd_kafka_t *rk,
-                                         const rd_kafka_topic_partition_list_t *parts,
-                                         int start_at_latest)
+ * autoscalers see 0 on an empty partition instead of "unknown". Returns parts with the
+ * group's committed offsets (the start position where it committed one; negative where
+ * unknown), to destroy, or NULL when they cannot be read. */
+static rd_kafka_topic_partition_list_t *
+kafka_commit_start_positions(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
+                             int start_at_latest)
 {
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
     rd_kafka_topic_partition_list_t *start = rd_kafka_topic_partition_list_new(parts->cnt);
-    if (!committed || !start)
-        goto out;
-    rd_kafka_resp_err_t e = rd_kafka_committed(rk, committed, 10000);
-    if (e) {
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__FAIL; /* out of memory */
+    if (!committed || !start || (e = rd_kafka_committed(rk, committed, 10000))) {
         LOG(LOG_WARN, "cannot read committed offsets of new partitions",
             LF_STR("error", rd_kafka_err2str(e)));
+        if (committed)
+            rd_kafka_topic_partition_list_destroy(committed);
+        committed = NULL;
         goto out;
     }
     for (int i = 0; i < committed->cnt; i++) {
@@ -131,12 +134,16 @@ static void kafka_commit_start_positions(rd_kafka_t *rk,
         LOG(e ? LOG_WARN : LOG_INFO,
             e ? "committing start positions failed" : "committed start positions",
             LF_INT("partitions", start->cnt), LF_STR("error", e ? rd_kafka_err2str(e) : ""));
+        for (int i = 0; !e && i < start->cnt; i++)
+            if (!start->elems[i].err)
+                rd_kafka_topic_partition_list_find(committed, start->elems[i].topic,
+                                                   start->elems[i].partition)
+                    ->offset = start->elems[i].offset;
     }
 out:
-    if (committed)
-        rd_kafka_topic_partition_list_destroy(committed);
     if (start)
         rd_kafka_topic_partition_list_destroy(start);
+    return committed;
 }
 
 static void kafka_log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts)
@@ -166,9 +173,17 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             LOG(LOG_ERROR, "assign failed", LF_STR("error", rd_kafka_error_string(e)));
             rd_kafka_error_destroy(e);
         }
-        kafka_commit_start_positions(rk, parts, hooks->start_at_latest);
+        rd_kafka_topic_partition_list_t *committed =
+            kafka_commit_start_positions(rk, parts, hooks->start_at_latest);
+        if (!committed) { /* the offsets are not known: the hook gets them as invalid */
+            committed = rd_kafka_topic_partition_list_copy(parts);
+            for (int i = 0; committed && i < committed->cnt; i++)
+                committed->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+        }
         if (hooks->after_assign)
-            hooks->after_assign(rk, parts, hooks->opaque);
+            hooks->after_assign(rk, committed ? committed : parts, hooks->opaque);
+        if (committed)
+            rd_kafka_topic_partition_list_destroy(committed);
         return;
     }
     kafka_log_partitions("partitions revoked", parts);

@@ -18,7 +18,8 @@
 typedef void (*kafka_revoke_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
                                 int lost, void *opaque);
 
-/* Called after partitions are assigned. */
+/* Called after partitions are assigned; each element's offset is the group's committed
+ * offset for it (after the start-position commit), negative when it could not be read. */
 typedef void (*kafka_assign_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
                                 void *opaque);
 /* Called with librdkafka's statistics JSON (statistics.interval.ms). */

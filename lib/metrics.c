@@ -230,6 +230,10 @@ static void metrics_render_counters(struct metrics_text *t, const struct metrics
     mt_counter(t, "ordersink_commits_total", "Successful offset commits", (double)c->commits);
     mt_counter(t, "ordersink_commit_failures_total", "Failed offset commits",
                (double)c->commit_failures);
+    mt_counter(t, "ordersink_commits_refused_total",
+               "Commits refused: work of a revoked or lost assignment, or an offset not above "
+               "the last committed one",
+               (double)c->commits_refused);
 }
 
 char *metrics_render(struct metrics *m, size_t *len)

@@ -22,6 +22,7 @@ struct metrics_counters {
     uint64_t batches;
     uint64_t commits;
     uint64_t commit_failures;
+    uint64_t commits_refused; /* stale assignment, or not above the committed offset */
 };
 
 #define METRICS_MAX_BUCKETS 16

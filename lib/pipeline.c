@@ -1,5 +1,6 @@
 /*
  * pipeline: batches from consumed messages to committed offsets, several in flight at once.
+ * (Partitions coming and going: lib/pipeline_rebalance.c.)
  */
 #include "pipeline.h"
 
@@ -13,6 +14,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
+#include "pipeline_internal.h"
 
 /* Backpressure shorter than this only stops polling the consumer (its prefetch queue is
  * bounded); longer, the partitions are paused so that polling can go on serving rebalances
@@ -21,34 +23,7 @@
 /* A failed commit is retried this long after, with whatever became durable since. */
 #define PIPELINE_COMMIT_RETRY_MS 1000
 
-/* Per-message state of a closed batch. */
-struct pipeline_entry {
-    rd_kafka_message_t *msg;
-    struct order_doc doc;
-    enum order_reason reason;
-    const char *dlq_reason; /* set when the message was dead-lettered */
-    char detail[160];
-};
-
-/* A closed batch, from submission to commit. */
-struct pipeline_batch {
-    struct pipeline_batch *next;
-    struct batch items;       /* the messages, owned */
-    struct pipeline_entry *e; /* one per message */
-    struct batch_key *keys;   /* one per parsed order */
-    size_t nkeys;
-    size_t *key_write;        /* keys[k] (not superseded) -> its write */
-    struct batch_index index; /* over keys: later batches find their predecessors */
-    struct cosmos_write *w;   /* one per distinct document */
-    size_t *write_entry;      /* w[j] -> its entry */
-    size_t nw;
-    struct cosmos_run *run;
-    struct dlq_tally dlq;
-    int settled; /* Cosmos is done and its rejections are dead-lettered */
-    int64_t t0;
-};
-
-static int pipeline_fail(struct pipeline *p, const char *why)
+int pipeline_fail(struct pipeline *p, const char *why)
 {
     if (!p->fatal) {
         p->fatal = 1;
@@ -87,6 +62,7 @@ int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client 
     p->spec.partition_key_path = cosmos_partition_key_path(cosmos);
     if (!p->spec.partition_key_path)
         return -1; /* the container was not read: nothing can be routed */
+    commit_init(&p->commit);
     if (batch_init(&p->open, (size_t)c->batch_max_count, (size_t)c->batch_max_bytes,
                    c->batch_max_wait_ms) != 0)
         return -1;
@@ -147,9 +123,7 @@ void pipeline_free(struct pipeline *p)
     p->in_flight = 0;
     pipeline_release_items(&p->open);
     batch_free(&p->open);
-    free(p->marks);
-    p->marks = NULL;
-    p->nmarks = p->marks_cap = 0;
+    commit_free(&p->commit);
     for (int i = 0; i < 2; i++)
         if (p->wake[i] >= 0)
             close(p->wake[i]);
@@ -170,6 +144,12 @@ int pipeline_wants_messages(const struct pipeline *p)
 
 int pipeline_add(struct pipeline *p, rd_kafka_message_t *m)
 {
+    if (!commit_epoch(&p->commit, m->partition)) {
+        LOG(LOG_DEBUG, "message of a partition not assigned dropped",
+            LF_INT("partition", m->partition), LF_INT("offset", m->offset));
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
     if (batch_add(&p->open, m, m->partition, m->offset, m->len, clock_mono_ms()) != 0) {
         rd_kafka_message_destroy(m);
         return pipeline_fail(p, "out of memory adding to the batch");
@@ -282,7 +262,8 @@ static int pipeline_submit(struct pipeline *p)
     p->in_flight++;
     if (p->metrics)
         atomic_store(&p->metrics->live.batches_in_flight, p->in_flight);
-    if (!pb->e || !pb->keys || !pb->key_write || !pb->w || !pb->write_entry)
+    if (!pb->e || !pb->keys || !pb->key_write || !pb->w || !pb->write_entry ||
+        commit_batch_add(&p->commit, pb->items.items, n, &pb->id) != 0)
         return pipeline_fail(p, "out of memory closing a batch");
     if (pipeline_parse(p, pb) != 0 || pipeline_plan(p, pb) != 0)
         return -1;
@@ -299,8 +280,10 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
     enum cosmos_result r = cosmos_run_result(pb->run, err, sizeof(err));
     if (r == COSMOS_RUNNING)
         return 0;
-    if (r != COSMOS_OK)
+    if (r != COSMOS_OK) {
+        pb->failed = 1;
         return pipeline_fail(p, err);
+    }
     for (size_t j = 0; j < pb->nw; j++) {
         struct cosmos_write *w = &pb->w[j];
         if (w->outcome == COSMOS_WRITTEN) {
@@ -308,6 +291,9 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
             continue;
         }
         struct pipeline_entry *e = &pb->e[pb->write_entry[j]];
+        if (w->outcome == COSMOS_CANCELLED ||
+            !commit_batch_current(&p->commit, pb->id, e->msg->partition))
+            continue; /* fenced: the partition's new owner reads it again */
         snprintf(detail, sizeof(detail), "HTTP %d: %s", w->status, w->error);
         e->dlq_reason = "cosmos_rejected";
         if (dlq_send(p->dlq, e->msg, "cosmos_rejected", detail, &pb->dlq, err, sizeof(err)))
@@ -315,42 +301,6 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
     }
     pb->settled = 1;
     return 0;
-}
-
-/* Adds pb's next offsets to the marks to commit. Returns 0 or -1 (out of memory). */
-static int pipeline_merge_marks(struct pipeline *p, const struct pipeline_batch *pb)
-{
-    struct batch_mark bm[64];
-    struct batch_mark *marks =
-        pb->items.count <= 64 ? bm : malloc(pb->items.count * sizeof(*marks));
-    if (!marks)
-        return -1;
-    size_t nm = batch_watermarks(&pb->items, marks);
-    int rc = 0;
-    for (size_t i = 0; i < nm && rc == 0; i++) {
-        size_t k = 0;
-        while (k < p->nmarks && p->marks[k].partition != marks[i].partition)
-            k++;
-        if (k < p->nmarks) {
-            if (marks[i].next_offset > p->marks[k].next_offset)
-                p->marks[k].next_offset = marks[i].next_offset;
-            continue;
-        }
-        if (p->nmarks == p->marks_cap) {
-            size_t cap = p->marks_cap ? p->marks_cap * 2 : 16;
-            struct batch_mark *grown = realloc(p->marks, cap * sizeof(*grown));
-            if (!grown) {
-                rc = -1;
-                break;
-            }
-            p->marks = grown;
-            p->marks_cap = cap;
-        }
-        p->marks[p->nmarks++] = marks[i];
-    }
-    if (marks != bm)
-        free(marks);
-    return rc;
 }
 
 /* Publishes a finished batch to the metrics registry: one lock per batch. */
@@ -393,28 +343,46 @@ static void pipeline_retire_head(struct pipeline *p)
     pipeline_batch_free(pb);
 }
 
-/* Settles every batch Cosmos is done with and retires the durable ones at the head, in
- * order, into the marks to commit. Returns how many were retired. */
+/* pb's state for the commit decision. */
+static enum commit_state pipeline_state(const struct pipeline_batch *pb)
+{
+    if (pb->failed || (pb->settled && !pb->dlq.pending && pb->dlq.failed))
+        return COMMIT_FAILED;
+    if (!pb->settled)
+        return COMMIT_WRITING;
+    return pb->dlq.pending ? COMMIT_DLQ_WAIT : COMMIT_DURABLE;
+}
+
+/* Tells p->commit where pb is; a dead letter not acknowledged stops the worker. */
+static void pipeline_track(struct pipeline *p, struct pipeline_batch *pb)
+{
+    enum commit_state st = pipeline_state(pb);
+    if (st == pb->state)
+        return;
+    pb->state = st;
+    commit_batch_set(&p->commit, pb->id, st);
+    if (st == COMMIT_FAILED && !pb->failed) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "dlq: %lu dead letters not acknowledged: %s", pb->dlq.failed,
+                 pb->dlq.error);
+        pipeline_fail(p, msg);
+    }
+}
+
+/* Settles every batch Cosmos is done with, tells p->commit the state of each (durable ones
+ * may commit out of batch order on partitions they do not share with older ones), and
+ * retires the durable ones at the head, in order. Returns how many were retired. */
 static int pipeline_collect(struct pipeline *p)
 {
-    for (struct pipeline_batch *pb = p->head; pb && !p->fatal; pb = pb->next)
-        if (!pb->settled)
+    for (struct pipeline_batch *pb = p->head; pb; pb = pb->next) {
+        if (!pb->settled && !p->fatal)
             pipeline_settle(p, pb);
+        pipeline_track(p, pb);
+    }
     int retired = 0;
-    while (!p->fatal && p->head && p->head->settled && p->head->dlq.pending == 0) {
+    while (!p->fatal && p->head && p->head->state == COMMIT_DURABLE) {
         struct pipeline_batch *pb = p->head;
-        if (pb->dlq.failed) {
-            char msg[400];
-            snprintf(msg, sizeof(msg), "dlq: %lu dead letters not acknowledged: %s", pb->dlq.failed,
-                     pb->dlq.error);
-            pipeline_fail(p, msg);
-            break;
-        }
         p->stats.dead_lettered += pb->dlq.acked;
-        if (pipeline_merge_marks(p, pb) != 0) {
-            pipeline_fail(p, "out of memory committing");
-            break;
-        }
         p->stats.batches++;
         pipeline_publish(p, pb);
         LOG(LOG_DEBUG, "batch done", LF_INT("messages", pb->items.count), LF_INT("writes", pb->nw),
@@ -425,89 +393,40 @@ static int pipeline_collect(struct pipeline *p)
     return retired;
 }
 
-/* Commits the marks of partitions still assigned, synchronously. A failure is retried
- * later (PIPELINE_COMMIT_RETRY_MS) with the marks kept: only redelivery is at stake. */
+void pipeline_publish_commits(struct pipeline *p)
+{
+    if (p->stats.commits_refused != p->commit.refused)
+        LOG(LOG_WARN, "commits refused: stale assignment, or not above the committed offset",
+            LF_INT("refused_total", p->commit.refused));
+    p->stats.commits_refused = p->commit.refused;
+    if (!p->metrics)
+        return;
+    metrics_lock(p->metrics);
+    p->metrics->counters.commits = p->stats.commits;
+    p->metrics->counters.commit_failures = p->stats.commit_failures;
+    p->metrics->counters.commits_refused = p->stats.commits_refused;
+    metrics_unlock(p->metrics);
+}
+
+/* Commits, synchronously, what p->commit allows now. A failure is retried later
+ * (PIPELINE_COMMIT_RETRY_MS) with the durable work kept: only redelivery is at stake. */
 static void pipeline_commit(struct pipeline *p)
 {
     char err[512];
-    rd_kafka_topic_partition_list_t *assigned = NULL;
-    if (rd_kafka_assignment(p->consumer, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned) {
+    const struct batch_mark *marks;
+    size_t n = commit_ready(&p->commit, &marks);
+    int ok = n == 0 ||
+             kafka_commit_marks(p->consumer, p->cfg->kafka_topic, marks, n, err, sizeof(err)) == 0;
+    commit_done(&p->commit, ok);
+    if (!ok) {
+        p->stats.commit_failures++;
         p->commit_retry_ms = clock_mono_ms() + PIPELINE_COMMIT_RETRY_MS;
-        return;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < p->nmarks; i++)
-        if (rd_kafka_topic_partition_list_find(assigned, p->cfg->kafka_topic,
-                                               p->marks[i].partition))
-            p->marks[kept++] = p->marks[i];
-    rd_kafka_topic_partition_list_destroy(assigned);
-    p->nmarks = kept; /* partitions taken away since: their new owner re-reads them */
-    if (kept == 0) {
-        p->commit_retry_ms = 0;
-        return;
-    }
-    if (kafka_commit_marks(p->consumer, p->cfg->kafka_topic, p->marks, p->nmarks, err,
-                           sizeof(err)) == 0) {
-        p->stats.commits++;
-        p->nmarks = 0;
-        p->commit_retry_ms = 0;
-        return;
-    }
-    p->stats.commit_failures++;
-    p->commit_retry_ms = clock_mono_ms() + PIPELINE_COMMIT_RETRY_MS;
-    LOG(LOG_WARN, "commit failed; retrying", LF_STR("error", err));
-}
-
-/* Pauses or resumes every assigned partition. */
-static void pipeline_set_paused(struct pipeline *p, int paused)
-{
-    rd_kafka_topic_partition_list_t *assigned = NULL;
-    if (rd_kafka_assignment(p->consumer, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned)
-        return;
-    rd_kafka_resp_err_t e = paused ? rd_kafka_pause_partitions(p->consumer, assigned)
-                                   : rd_kafka_resume_partitions(p->consumer, assigned);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        p->paused = paused;
-        if (p->metrics)
-            atomic_store(&p->metrics->live.paused, paused ? assigned->cnt : 0);
-        LOG(LOG_DEBUG, paused ? "backpressure: partitions paused" : "partitions resumed",
-            LF_INT("partitions", assigned->cnt), LF_INT("batches_in_flight", p->in_flight));
+        LOG(LOG_WARN, "commit failed; retrying", LF_STR("error", err));
     } else {
-        LOG(LOG_WARN, "cannot pause or resume partitions", LF_STR("error", rd_kafka_err2str(e)));
+        p->stats.commits += n > 0;
+        p->commit_retry_ms = 0;
     }
-    rd_kafka_topic_partition_list_destroy(assigned);
-}
-
-void pipeline_on_assign(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts)
-{
-    if (parts->cnt == 0)
-        return;
-    rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
-    if (!copy)
-        return;
-    /* Resuming when not paused is not a no-op: librdkafka 2.0.2 keeps a partition's pause
-     * flag across unassign and assign, so a partition paused before a rebalance would come
-     * back paused for good (seen on the rig: reassigned partitions never fetched again). */
-    rd_kafka_resp_err_t e = p->paused ? rd_kafka_pause_partitions(p->consumer, copy)
-                                      : rd_kafka_resume_partitions(p->consumer, copy);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && p->paused && p->metrics)
-        atomic_fetch_add(&p->metrics->live.paused, copy->cnt);
-    rd_kafka_topic_partition_list_destroy(copy);
-}
-
-void pipeline_on_revoke(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts, int lost)
-{
-    if (!p->fatal && !lost)
-        pipeline_drain(p);
-    if (!p->paused)
-        return;
-    /* The pipeline is empty now (or the partitions are gone): nothing to hold back. */
-    rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
-    if (copy) {
-        rd_kafka_resume_partitions(p->consumer, copy);
-        rd_kafka_topic_partition_list_destroy(copy);
-    }
-    pipeline_set_paused(p, 0); /* what stays assigned (cooperative) */
+    pipeline_publish_commits(p);
 }
 
 /* Network, wake-ups, DLQ reports, settling: the part of a turn drain shares. */
@@ -519,6 +438,8 @@ static void pipeline_turn(struct pipeline *p, int wait_ms)
         ;
     dlq_poll(p->dlq);
     int retired = pipeline_collect(p);
+    if (p->commit.refused != p->stats.commits_refused)
+        pipeline_publish_commits(p); /* a fenced batch finished */
     /* Liveness: idle, or something finished. A request hanging with nothing else finishing
      * is no progress; each finished Cosmos request also counts (lib/cosmos). */
     if (p->metrics && (retired || p->in_flight == 0))
@@ -554,10 +475,11 @@ void pipeline_step(struct pipeline *p, int wait_cap_ms, int consumer_more)
         wait = pipeline_min(wait, batch_time_left_ms(&p->open, now));
     if (p->blocked_ms && !p->paused)
         wait = pipeline_min(wait, p->blocked_ms + PIPELINE_PAUSE_AFTER_MS - now);
-    if (p->nmarks && p->commit_retry_ms)
+    if (p->commit_retry_ms && commit_pending(&p->commit))
         wait = pipeline_min(wait, p->commit_retry_ms - now);
     pipeline_turn(p, wait < 0 ? 0 : (int)wait);
-    if (!p->fatal && p->nmarks && (!p->commit_retry_ms || clock_mono_ms() >= p->commit_retry_ms))
+    if (!p->fatal && commit_pending(&p->commit) &&
+        (!p->commit_retry_ms || clock_mono_ms() >= p->commit_retry_ms))
         pipeline_commit(p);
 }
 
@@ -574,7 +496,7 @@ int pipeline_drain(struct pipeline *p)
         }
         pipeline_turn(p, 100);
     }
-    if (p->nmarks)
+    if (commit_pending(&p->commit))
         pipeline_commit(p); /* what is durable, also after a failure */
     return p->fatal ? -1 : 0;
 }

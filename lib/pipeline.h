@@ -1,8 +1,9 @@
 /*
  * pipeline: the path of consumed messages to committed offsets. Owns the open microbatch,
  * the closed batches in flight (parse -> dead-letter the bad ones -> coalesce same ids ->
- * upsert to Cosmos -> dead-letter what Cosmos rejects -> DLQ acks), the commit of their
- * offsets strictly in order, and backpressure (pausing the consumer when full).
+ * upsert to Cosmos -> dead-letter what Cosmos rejects -> DLQ acks), the commits (what to
+ * commit is lib/commit's decision), fencing on rebalance (the work of partitions revoked or
+ * lost is not sent, retried or committed any more), and backpressure (pausing the consumer).
  * Up to pipeline.max_batches batches are written at once while the next one fills; an
  * offset is committed only when every message at or below it is written or dead-lettered.
  */
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "commit.h"
 #include "config.h"
 #include "cosmos.h"
 #include "dlq.h"
@@ -31,8 +33,7 @@ struct pipeline {
     struct batch open;                  /* the batch being filled */
     struct pipeline_batch *head, *tail; /* closed batches in flight, oldest first */
     int in_flight, max_in_flight;       /* closed batches in flight, and the bound */
-    struct batch_mark *marks;           /* durable, not yet committed: per partition */
-    size_t nmarks, marks_cap;
+    struct commit commit;               /* epochs, batches' spans, what may be committed */
     int64_t commit_retry_ms; /* monotonic: when to retry a failed commit; 0 = no failure */
     int wake[2];             /* pipe the consumer and DLQ queues write to when they have events */
     int consumer_more;       /* the consumer's queue may hold more messages */
@@ -58,8 +59,9 @@ void pipeline_free(struct pipeline *p);
  * partitions are paused (polling then only serves rebalances and errors). */
 int pipeline_wants_messages(const struct pipeline *p);
 
-/* Takes ownership of m (a message without error) into the open batch. Returns 0 or -1
- * (out of memory: m is destroyed, p->fatal set). */
+/* Takes ownership of m (a message without error) into the open batch; a message of a
+ * partition not assigned (a stale delivery) is destroyed. Returns 0 or -1 (out of memory:
+ * m is destroyed, p->fatal set). */
 int pipeline_add(struct pipeline *p, rd_kafka_message_t *m);
 
 /*
@@ -78,12 +80,16 @@ void pipeline_step(struct pipeline *p, int wait_cap_ms, int consumer_more);
  */
 int pipeline_drain(struct pipeline *p);
 
-/* After partitions were assigned: pauses them too while the pipeline is paused, else resumes
- * them (clearing a pause flag librdkafka kept from before a rebalance). */
+/* After partitions were assigned (each element's offset: the group's committed offset, or
+ * negative when unknown): starts a new epoch for each, then pauses them too while the
+ * pipeline is paused, else resumes them (clearing a pause flag librdkafka kept from before a
+ * rebalance). */
 void pipeline_on_assign(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts);
 
 /* Before partitions are taken away: writes and commits everything in flight (unless lost =
- * the group already gave them away), then resumes what the pipeline had paused. */
+ * the group already gave them away), then fences them: their epoch ends, what is left of
+ * theirs is dropped from the open batch, not sent or retried, and never committed. Then
+ * resumes what the pipeline had paused. */
 void pipeline_on_revoke(struct pipeline *p, const rd_kafka_topic_partition_list_t *parts, int lost);
 
 #endif

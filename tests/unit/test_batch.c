@@ -1,4 +1,4 @@
-/* Unit tests for lib/batch: close rules, watermarks, clearing, growth and coalescing. */
+/* Unit tests for lib/batch: close rules, removal, clearing, growth and coalescing. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -95,40 +95,49 @@ START_TEST(test_time_left)
 }
 END_TEST
 
-START_TEST(test_watermarks_interleaved)
+static int drop_partition_2(const struct batch_item *it, void *arg)
+{
+    int *released = arg;
+    if (it->partition != 2)
+        return 0;
+    (*released)++;
+    return 1;
+}
+
+START_TEST(test_remove_if_keeps_order_and_bytes)
 {
     struct batch b;
     ck_assert_int_eq(batch_init(&b, 100, 1000000, 500), 0);
-    static const struct {
-        int32_t p;
-        int64_t o;
-    } in[] = {{0, 5}, {2, 100}, {0, 6}, {1, 40}, {2, 101}, {0, 9}, {1, 41}, {2, 99}, {0, 7}};
-    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
-        ck_assert_int_eq(batch_add(&b, &dummy[i], in[i].p, in[i].o, 1, 0), 0);
-    struct batch_mark marks[sizeof(in) / sizeof(in[0])];
-    size_t n = batch_watermarks(&b, marks);
-    ck_assert_uint_eq(n, 3);
-    int64_t next[3] = {-1, -1, -1};
-    for (size_t i = 0; i < n; i++) {
-        ck_assert_int_ge(marks[i].partition, 0);
-        ck_assert_int_le(marks[i].partition, 2);
-        ck_assert_int_eq(next[marks[i].partition], -1); /* one mark per partition */
-        next[marks[i].partition] = marks[i].next_offset;
+    static const int32_t part[] = {0, 2, 0, 1, 2, 0, 2};
+    for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++)
+        ck_assert_int_eq(batch_add(&b, &dummy[i], part[i], 100 + (int64_t)i, 10 + i, 1000), 0);
+    int released = 0;
+    ck_assert_uint_eq(batch_remove_if(&b, drop_partition_2, &released), 3);
+    ck_assert_int_eq(released, 3);
+    ck_assert_uint_eq(b.count, 4);
+    ck_assert_uint_eq(b.bytes, 10 + 12 + 13 + 15);
+    static const size_t kept[] = {0, 2, 3, 5};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_ptr_eq(b.items[i].msg, &dummy[kept[i]]);
+        ck_assert_int_eq(b.items[i].offset, 100 + (int64_t)kept[i]);
     }
-    ck_assert_int_eq(next[0], 10);
-    ck_assert_int_eq(next[1], 42);
-    ck_assert_int_eq(next[2], 102);
+    ck_assert_int_eq(b.opened_ms, 1000); /* the batch keeps its clock */
     batch_free(&b);
 }
 END_TEST
 
-START_TEST(test_watermarks_empty)
+START_TEST(test_remove_if_all_empties)
 {
     struct batch b;
-    struct batch_mark marks[1] = {{-7, -7}};
     ck_assert_int_eq(batch_init(&b, 4, 1000, 500), 0);
-    ck_assert_uint_eq(batch_watermarks(&b, marks), 0);
-    ck_assert_int_eq(marks[0].partition, -7);
+    ck_assert_int_eq(batch_add(&b, &dummy[0], 2, 5, 7, 1000), 0);
+    ck_assert_int_eq(batch_add(&b, &dummy[1], 2, 6, 7, 1001), 0);
+    int released = 0;
+    ck_assert_uint_eq(batch_remove_if(&b, drop_partition_2, &released), 2);
+    ck_assert_uint_eq(b.count, 0);
+    ck_assert_uint_eq(b.bytes, 0);
+    ck_assert_int_eq(batch_time_left_ms(&b, 2000), -1);
+    ck_assert_uint_eq(batch_remove_if(&b, drop_partition_2, &released), 0);
     batch_free(&b);
 }
 END_TEST
@@ -151,10 +160,7 @@ START_TEST(test_clear_resets)
     ck_assert_uint_eq(b.bytes, 10);
     ck_assert_int_eq(batch_ready(&b, 5499), 0);
     ck_assert_int_eq(batch_time_left_ms(&b, 5100), 400);
-    struct batch_mark m[1];
-    ck_assert_uint_eq(batch_watermarks(&b, m), 1);
-    ck_assert_int_eq(m[0].partition, 3);
-    ck_assert_int_eq(m[0].next_offset, 10);
+    ck_assert_int_eq(b.items[0].offset, 9);
     batch_free(&b);
 }
 END_TEST
@@ -287,8 +293,8 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, test_time_left);
     suite_add_tcase(s, tc);
     tc = tcase_create("contents");
-    tcase_add_test(tc, test_watermarks_interleaved);
-    tcase_add_test(tc, test_watermarks_empty);
+    tcase_add_test(tc, test_remove_if_keeps_order_and_bytes);
+    tcase_add_test(tc, test_remove_if_all_empties);
     tcase_add_test(tc, test_clear_resets);
     tcase_add_test(tc, test_add_grows_past_capacity);
     suite_add_tcase(s, tc);
