@@ -27,7 +27,7 @@ APT_PACKAGES = build-essential pkg-config librdkafka-dev libcurl4-openssl-dev li
 APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
 .PHONY: all deps deps-system unit property e2e test demo bench format format-check clean deploy-test fuzz \
-        reliability
+        reliability monitoring-test
 all: bin/worker bin/producer
 
 build/obj/%.o: lib/%.c $(wildcard lib/*.h) | build/obj
@@ -83,13 +83,20 @@ e2e: all build/asan/worker
 test: deps
 	$(MAKE) format-check all unit property
 	$(MAKE) e2e
-	$(MAKE) deploy-test
+	$(MAKE) deploy-test monitoring-test
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) reliability RELIABILITY_ARGS=--quick
 
 # Kubernetes manifests, kustomize overlays and KEDA objects: schemas and drift checks.
 deploy-test: all
 	bash tests/deploy/run.sh
+
+# Alert rules: promtool's unit tests (tests/monitoring/rules_test.yaml, every alert fires where it
+# must and not in look-alikes). The rules against a real Prometheus: tests/e2e/test_monitoring.py.
+PROMTOOL = .cache/promtool/usr/bin/promtool
+monitoring-test:
+	$(PROMTOOL) check rules k8s/components/monitoring/ordersink-rules.yaml
+	$(PROMTOOL) test rules tests/monitoring/rules_test.yaml
 
 # libFuzzer targets (order parser, config parser, Cosmos responses) for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60

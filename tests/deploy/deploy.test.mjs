@@ -17,6 +17,9 @@ function walk(dir) {
 }
 const yamlFiles = ["k8s", "keda"].flatMap((d) => walk(path.join(ROOT, d))).filter((f) => /\.ya?ml$/.test(f));
 const isKustomization = (f) => /(^|\/)kustomization\.ya?ml$/.test(f);
+// Plain Prometheus rules files (top-level `groups:`, no kind) are checked by promtool in
+// monitoring.test.mjs, not against a Kubernetes schema.
+const isRulesFile = (f) => loadFile(f).every((d) => d.groups && !d.kind);
 // Files used as patches hold partial objects: they are checked without `required`.
 const patchFiles = new Set(yamlFiles.filter(isKustomization).flatMap((k) =>
   (loadFile(k)[0].patches ?? []).filter((p) => p.path).map((p) => path.resolve(path.dirname(k), p.path))));
@@ -24,7 +27,7 @@ const secretTemplate = (o) => one(loadFile(path.join(ROOT, "k8s/overlays", o, "s
 const templateKeys = (o) => { const s = secretTemplate(o); return new Set(Object.keys({ ...s.data, ...s.stringData })); };
 
 // ---------------------------------------------------------------- schema validation
-for (const f of yamlFiles.filter((f) => !isKustomization(f))) {
+for (const f of yamlFiles.filter((f) => !isKustomization(f) && !isRulesFile(f))) {
   test(`schema: ${rel(f)}`, async () => {
     for (const obj of loadFile(f)) {
       const errs = await validateObject(obj, { ignoreRequired: patchFiles.has(f) });

@@ -179,3 +179,32 @@ export function workerView(objs) {
   }
   return { dep, pod, container: c, env, cfgText, file, settings, cms };
 }
+
+/*
+ * The PrometheusRule manifest (k8s/components/monitoring/prometheusrule.yaml) made from the plain
+ * rules file, the one source: its `groups:` block, comments and all, indented under `spec:`.
+ * tests/deploy/gen-prometheusrule.mjs writes it; deploy.test.mjs fails when the file differs.
+ */
+export const MONITORING = path.join(ROOT, "k8s/components/monitoring");
+export function prometheusRuleText(rulesText) {
+  const lines = rulesText.split("\n");
+  const start = lines.findIndex((l) => /^groups:/.test(l));
+  if (start < 0) throw new Error("rules file: no top-level groups:");
+  const body = lines.slice(start).map((l) => (l ? "  " + l : l)).join("\n");
+  return [
+    "# GENERATED from ordersink-rules.yaml by `node tests/deploy/gen-prometheusrule.mjs`: edit that",
+    "# file, not this one (tests/deploy fails when they differ). For the Prometheus Operator: its",
+    "# Prometheus must select this object (ruleSelector / ruleNamespaceSelector; kube-prometheus-stack",
+    "# selects label release=<helm release> by default: add it in your overlay). docs/operating.md.",
+    "apiVersion: monitoring.coreos.com/v1",
+    "kind: PrometheusRule",
+    "metadata:",
+    "  name: ordersink",
+    "  namespace: ordersink",
+    "  labels:",
+    "    app.kubernetes.io/name: ordersink",
+    "    app.kubernetes.io/instance: ordersink",
+    "spec:",
+    body,
+  ].join("\n");
+}

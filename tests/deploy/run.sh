@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deploy checks, no cluster needed: installs deps (deps.sh), renders every overlay with kustomize,
-# runs the node tests (schema validation + drift checks). Last line: "N passed, M failed".
+# renders every component in k8s/components on top of the eks overlay, runs the node tests
+# (schema validation + drift checks, the alert rules through promtool). Last line: "N passed, M failed".
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -17,7 +18,21 @@ for d in "$root"/k8s/overlays/*/; do
   fi
 done
 
-DEPLOY_RENDER_DIR="$out" node --test --test-reporter=tap "$here/deploy.test.mjs" > "$out/tap.txt" 2>&1
+# Every optional component in k8s/components/, rendered on top of the eks overlay (a kustomization
+# in a temp dir: kustomize takes only relative paths) as "<component>+eks".
+for d in "$root"/k8s/components/*/; do
+  c="$(basename "$d")"
+  mkdir -p "$out/with-$c"
+  rel="$(realpath --relative-to="$out/with-$c" "$root")"
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - %s/k8s/overlays/eks\ncomponents:\n  - %s/k8s/components/%s\n' \
+    "$rel" "$rel" "$c" > "$out/with-$c/kustomization.yaml"
+  if ! "$kustomize" build "$out/with-$c" > "$out/$c+eks.yaml" 2> "$out/$c+eks.err"; then
+    echo "not ok - kustomize build k8s/overlays/eks + k8s/components/$c"; sed 's/^/  /' "$out/$c+eks.err"
+    failed_build=$((failed_build + 1))
+  fi
+done
+
+DEPLOY_RENDER_DIR="$out" node --test --test-reporter=tap "$here/deploy.test.mjs" "$here/monitoring.test.mjs" > "$out/tap.txt" 2>&1
 rc=$?
 grep -E '^(not ok|ok) |^# (tests|pass|fail|skipped)' "$out/tap.txt" | grep -v '^ok ' || true
 if [ $rc -ne 0 ]; then grep -B2 -A30 '^not ok' "$out/tap.txt" | head -200; fi

@@ -25,9 +25,10 @@ if [ ! -x "$CACHE/venv/bin/python" ] || ! cmp -s "$ROOT/tests/requirements.txt" 
   "$CACHE/venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
   cp "$ROOT/tests/requirements.txt" "$CACHE/venv/requirements.txt"
 fi
-# promtool (Debian's prometheus package) to lint /metrics: only the binary is unpacked, so no
-# Prometheus service is installed or started.
-if [ ! -x "$CACHE/promtool/usr/bin/promtool" ]; then
+# promtool and prometheus (Debian's prometheus package): promtool lints /metrics and unit-tests
+# the alert rules, tests/e2e/test_monitoring.py runs prometheus itself. Only the files are
+# unpacked, so no Prometheus service is installed or started.
+if [ ! -x "$CACHE/promtool/usr/bin/promtool" ] || [ ! -x "$CACHE/promtool/usr/bin/prometheus" ]; then
   echo "deps: promtool"
   tmp=$(mktemp -d)
   chmod 755 "$tmp"
