@@ -4,7 +4,7 @@
 # librdkafka: linked statically, the release pinned in scripts/librdkafka.sh (2.15.1), fetched
 # through npm with its sha512 checked and built by the same script and the same Makefile rule CI
 # uses, so the image runs what CI tested. Debian's librdkafka 2.0.2 is not used: SCRAM login
-# fails against Apache Kafka >= 4.0 with librdkafka < 2.6.1 (see README, Limits).
+# fails against Apache Kafka >= 4.0 with librdkafka < 2.6.1 (see README, librdkafka).
 #
 #   docker build -t ordersink-worker:dev .
 #   docker run --rm --read-only -e ORDERSINK_KAFKA_TOPIC=orders ... ordersink-worker:dev

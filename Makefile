@@ -11,11 +11,13 @@ PKGS     = libcurl libcjson libconfig libcrypto libmicrohttpd
 LIBRDKAFKA ?= pinned
 ifeq ($(LIBRDKAFKA),system)
 RDK_STAMP  =
+RDK_LIB    =
 RDK_CFLAGS = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags rdkafka 2>/dev/null))
 RDK_LIBS   = $(shell pkg-config --libs rdkafka 2>/dev/null)
 else ifeq ($(LIBRDKAFKA),pinned)
 RDK_PREFIX := $(CURDIR)/.cache/librdkafka-$(shell sed -n 's/^LIBRDKAFKA_VERSION=//p' scripts/librdkafka.sh)
 RDK_STAMP  = $(RDK_PREFIX)/.stamp
+RDK_LIB    = $(RDK_PREFIX)/lib/librdkafka.a
 RDK_CFLAGS = -isystem $(RDK_PREFIX)/include
 # Evaluated when a recipe runs (after the stamp's rule built the library): librdkafka.a, then
 # the shared system libraries it needs (OpenSSL, zlib, zstd, lz4).
@@ -52,9 +54,11 @@ APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
         reliability
 all: bin/worker bin/producer
 
-build/obj/%.o: lib/%.c $(wildcard lib/*.h) $(RDK_STAMP) build/librdkafka.mode | build/obj
+# Objects are rebuilt when the librdkafka they were compiled against changes (mode file: which
+# one, and its version through the prefix); binaries are relinked when librdkafka.a changes.
+build/obj/%.o: lib/%.c $(wildcard lib/*.h) build/librdkafka.mode | build/obj $(RDK_STAMP)
 	$(CC) $(CFLAGS) -c $< -o $@
-build/asan/%.o: lib/%.c $(wildcard lib/*.h) $(RDK_STAMP) build/librdkafka.mode | build/asan
+build/asan/%.o: lib/%.c $(wildcard lib/*.h) build/librdkafka.mode | build/asan $(RDK_STAMP)
 	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
 build build/obj build/asan build/unit build/unit-asan bin:
 	mkdir -p $@
@@ -63,18 +67,19 @@ build/librdkafka.mode: FORCE | build
 	@echo '$(LIBRDKAFKA) $(RDK_PREFIX)' | cmp -s - $@ || echo '$(LIBRDKAFKA) $(RDK_PREFIX)' >$@
 FORCE:
 
-bin/worker: worker/main.c $(LIB_OBJ) | bin
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-bin/producer: producer/main.c $(LIB_OBJ) | bin
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+SRCS = $(filter %.c %.o,$^)
+bin/worker: worker/main.c $(LIB_OBJ) $(RDK_LIB) | bin
+	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS)
+bin/producer: producer/main.c $(LIB_OBJ) $(RDK_LIB) | bin
+	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS)
 # The worker built with ASan+UBSan, for the e2e test that runs it against the real rig.
-build/asan/worker: worker/main.c $(ASAN_OBJ) | build/asan
-	$(CC) $(CFLAGS) $(SAN) $^ -o $@ $(LDLIBS)
+build/asan/worker: worker/main.c $(ASAN_OBJ) $(RDK_LIB) | build/asan
+	$(CC) $(CFLAGS) $(SAN) $(SRCS) -o $@ $(LDLIBS)
 
-build/unit/%: tests/unit/%.c $(LIB_OBJ) | build/unit
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs check)
-build/unit-asan/%: tests/unit/%.c $(ASAN_OBJ) | build/unit-asan
-	$(CC) $(CFLAGS) $(SAN) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs check)
+build/unit/%: tests/unit/%.c $(LIB_OBJ) $(RDK_LIB) | build/unit
+	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS) $(shell pkg-config --libs check)
+build/unit-asan/%: tests/unit/%.c $(ASAN_OBJ) $(RDK_LIB) | build/unit-asan
+	$(CC) $(CFLAGS) $(SAN) $(SRCS) -o $@ $(LDLIBS) $(shell pkg-config --libs check)
 
 # The pinned librdkafka (fetched through npm, sha512-checked, built once; see the script).
 # The script decides by the stamp's content whether to rebuild; make only re-asks it when the
@@ -84,6 +89,7 @@ ifneq ($(RDK_STAMP),)
 $(RDK_STAMP): scripts/librdkafka.sh
 	bash scripts/librdkafka.sh $(RDK_PREFIX)
 	touch $@
+$(RDK_LIB): $(RDK_STAMP)
 endif
 # Compiler and linker flags for librdkafka, for scripts that build outside make (tests/fuzz).
 rdkafka-flags: $(RDK_STAMP)

@@ -45,7 +45,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/librdkafka.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "librdkafka: fetching $NPM_PACKAGE (librdkafka $LIBRDKAFKA_VERSION)"
-(cd "$work" && npm pack --silent --pack-destination "$work" "$NPM_PACKAGE" >/dev/null)
+(cd "$work" && npm pack --silent --ignore-scripts --pack-destination "$work" "$NPM_PACKAGE" >/dev/null)
 tgz=$(ls "$work"/*.tgz)
 got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
 if [ "$got" != "$NPM_INTEGRITY" ]; then
