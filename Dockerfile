@@ -1,11 +1,10 @@
 # ordersink worker image: builds bin/worker on Debian 12 (bookworm) and ships it on a slim
 # bookworm runtime with only the shared libraries it links, as a non-root numeric user.
 #
-# librdkafka: this image ships Debian bookworm's librdkafka1 2.0.2. SCRAM (SASL/SCRAM-SHA-256/512)
-# login fails against Apache Kafka >= 4.0 brokers with librdkafka < 2.6.1 (kcat #462, erlkaf #81;
-# see shared/RIG.md). With this image use Kafka 3.x brokers for SCRAM (Amazon MSK offers 3.x
-# versions); Event Hubs (SASL PLAIN) and TLS/mTLS are not affected. For Kafka >= 4.0 + SCRAM, build
-# against librdkafka >= 2.6.1 instead of the Debian package.
+# librdkafka: linked statically, the release pinned in scripts/librdkafka.sh (2.15.1), fetched
+# through npm with its sha512 checked and built by the same script and the same Makefile rule CI
+# uses, so the image runs what CI tested. Debian's librdkafka 2.0.2 is not used: SCRAM login
+# fails against Apache Kafka >= 4.0 with librdkafka < 2.6.1 (see README, librdkafka).
 #
 #   docker build -t ordersink-worker:dev .
 #   docker run --rm --read-only -e ORDERSINK_KAFKA_TOPIC=orders ... ordersink-worker:dev
@@ -13,28 +12,37 @@
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
 FROM ${DEBIAN_IMAGE} AS build
-# The -dev packages CI installs (Makefile APT_PACKAGES), minus the test-only ones.
+# The -dev packages CI installs (Makefile APT_PACKAGES), minus the test-only ones; npm and
+# ca-certificates fetch librdkafka's source (scripts/librdkafka.sh).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential pkg-config \
-      librdkafka-dev libcurl4-openssl-dev libcjson-dev libconfig-dev libssl-dev libmicrohttpd-dev libjsmn-dev \
+      build-essential pkg-config ca-certificates openssl npm \
+      libcurl4-openssl-dev libcjson-dev libconfig-dev libssl-dev libmicrohttpd-dev libjsmn-dev \
+      zlib1g-dev libzstd-dev liblz4-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# librdkafka first, in its own layer: rebuilt only when the script (version, hash) changes.
+COPY scripts/librdkafka.sh scripts/
+RUN bash scripts/librdkafka.sh
 COPY Makefile ./
 COPY lib/ lib/
 COPY worker/ worker/
 COPY producer/ producer/
 # VERSION is passed in because .git is not part of the build context (.dockerignore).
+# The stamp is touched so make does not re-ask the script (the COPY above gave it a new mtime).
 ARG VERSION=dev
-RUN make VERSION="${VERSION}" bin/worker \
+RUN touch .cache/librdkafka-*/.stamp \
+ && make VERSION="${VERSION}" bin/worker \
+ && ! ldd bin/worker | grep -q rdkafka \
  && strip bin/worker
 
 FROM ${DEBIAN_IMAGE} AS runtime
-# Runtime libraries only: librdkafka1 (2.0.2, see above), libcurl4, libcjson1, libconfig9, libssl3,
-# libmicrohttpd12, and the CA store used to verify Cosmos DB, Event Hubs and MSK certificates.
+# Runtime libraries only: libcurl4, libcjson1, libconfig9, libssl3, libmicrohttpd12, the
+# compression libraries librdkafka uses (zlib1g, libzstd1, liblz4-1), and the CA store used to
+# verify Cosmos DB, Event Hubs and MSK certificates. librdkafka itself is inside bin/worker.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librdkafka1 libcurl4 libcjson1 libconfig9 libssl3 libmicrohttpd12 ca-certificates \
+      libcurl4 libcjson1 libconfig9 libssl3 libmicrohttpd12 zlib1g libzstd1 liblz4-1 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 ordersink \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

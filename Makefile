@@ -1,11 +1,35 @@
 # ordersink — build, test, demo. `make test` and `make demo` install what is missing first.
 CC      ?= cc
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-PKGS     = rdkafka libcurl libcjson libconfig libcrypto libmicrohttpd
+PKGS     = libcurl libcjson libconfig libcrypto libmicrohttpd
+
+# librdkafka: by default the release pinned in scripts/librdkafka.sh, built from source into
+# .cache and linked statically (Debian 12's 2.0.2 cannot log in with SCRAM to Kafka >= 4.0).
+# `make LIBRDKAFKA=system` links the system's shared librdkafka found by pkg-config instead
+# (packagers; needs >= 2.6.1 for SCRAM against Kafka 4, see README). Its header is included as a
+# system header: newer rdkafka.h trips -Wextra -Werror.
+LIBRDKAFKA ?= pinned
+ifeq ($(LIBRDKAFKA),system)
+RDK_STAMP  =
+RDK_LIB    =
+RDK_CFLAGS = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags rdkafka 2>/dev/null))
+RDK_LIBS   = $(shell pkg-config --libs rdkafka 2>/dev/null)
+else ifeq ($(LIBRDKAFKA),pinned)
+RDK_PREFIX := $(CURDIR)/.cache/librdkafka-$(shell sed -n 's/^LIBRDKAFKA_VERSION=//p' scripts/librdkafka.sh)
+RDK_STAMP  = $(RDK_PREFIX)/.stamp
+RDK_LIB    = $(RDK_PREFIX)/lib/librdkafka.a
+RDK_CFLAGS = -isystem $(RDK_PREFIX)/include
+# Evaluated when a recipe runs (after the stamp's rule built the library): librdkafka.a, then
+# the shared system libraries it needs (OpenSSL, zlib, zstd, lz4).
+RDK_LIBS   = $(shell PKG_CONFIG_PATH=$(RDK_PREFIX)/lib/pkgconfig pkg-config --static --libs rdkafka-static)
+else
+$(error LIBRDKAFKA must be pinned or system, not $(LIBRDKAFKA))
+endif
+
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 -Wall -Wextra -Werror -Ilib -DORDERSINK_VERSION='"$(VERSION)"' \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+           $(RDK_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   = $(RDK_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC  = $(wildcard lib/*.c)
@@ -18,41 +42,63 @@ VENV     = .cache/venv
 PYTEST   = $(VENV)/bin/pytest
 
 # Debian packages the build and the tests need (CI and developer machines alike).
-APT_PACKAGES = build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libcjson-dev \
-               libconfig-dev libssl-dev check libmicrohttpd-dev libjsmn-dev clang-format openssl \
+APT_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
+               libconfig-dev libssl-dev zlib1g-dev libzstd-dev liblz4-dev check libmicrohttpd-dev libjsmn-dev clang-format openssl \
                clang libclang-rt-14-dev valgrind wrk kcat
 # Runtimes installed from Debian only when their command is missing (a machine may already
 # have them from elsewhere, e.g. NodeSource's nodejs, which conflicts with Debian's npm):
 # command=packages
 APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
-.PHONY: all deps deps-system unit property e2e test demo bench format format-check clean deploy-test fuzz \
-        reliability monitoring-test
+.PHONY: all deps deps-system librdkafka rdkafka-flags FORCE unit property e2e test demo bench format \
+        format-check clean deploy-test fuzz reliability monitoring-test
 all: bin/worker bin/producer
 
-build/obj/%.o: lib/%.c $(wildcard lib/*.h) | build/obj
+# Objects are rebuilt when the librdkafka they were compiled against changes (mode file: which
+# one, and its version through the prefix); binaries are relinked when librdkafka.a changes.
+build/obj/%.o: lib/%.c $(wildcard lib/*.h) build/librdkafka.mode | build/obj $(RDK_STAMP)
 	$(CC) $(CFLAGS) -c $< -o $@
-build/asan/%.o: lib/%.c $(wildcard lib/*.h) | build/asan
+build/asan/%.o: lib/%.c $(wildcard lib/*.h) build/librdkafka.mode | build/asan $(RDK_STAMP)
 	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
-build/obj build/asan build/unit build/unit-asan bin:
+build build/obj build/asan build/unit build/unit-asan bin:
 	mkdir -p $@
+# Which librdkafka the objects were compiled against: switching LIBRDKAFKA rebuilds them.
+build/librdkafka.mode: FORCE | build
+	@echo '$(LIBRDKAFKA) $(RDK_PREFIX)' | cmp -s - $@ || echo '$(LIBRDKAFKA) $(RDK_PREFIX)' >$@
+FORCE:
 
-bin/worker: worker/main.c $(LIB_OBJ) | bin
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-bin/producer: producer/main.c $(LIB_OBJ) | bin
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+SRCS = $(filter %.c %.o,$^)
+bin/worker: worker/main.c $(LIB_OBJ) $(RDK_LIB) | bin
+	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS)
+bin/producer: producer/main.c $(LIB_OBJ) $(RDK_LIB) | bin
+	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS)
 # The worker built with ASan+UBSan, for the e2e test that runs it against the real rig.
-build/asan/worker: worker/main.c $(ASAN_OBJ) | build/asan
-	$(CC) $(CFLAGS) $(SAN) $^ -o $@ $(LDLIBS)
+build/asan/worker: worker/main.c $(ASAN_OBJ) $(RDK_LIB) | build/asan
+	$(CC) $(CFLAGS) $(SAN) $(SRCS) -o $@ $(LDLIBS)
 
 # lib/order behind a stdin/stdout harness (ASan+UBSan), for tests/property.
-build/asan/order_cli: tests/property/order_cli.c $(ASAN_OBJ) | build/asan
-	$(CC) $(CFLAGS) $(SAN) $^ -o $@ $(LDLIBS)
+build/asan/order_cli: tests/property/order_cli.c $(ASAN_OBJ) $(RDK_LIB) | build/asan
+	$(CC) $(CFLAGS) $(SAN) $(SRCS) -o $@ $(LDLIBS)
 
-build/unit/%: tests/unit/%.c $(LIB_OBJ) | build/unit
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs check)
-build/unit-asan/%: tests/unit/%.c $(ASAN_OBJ) | build/unit-asan
-	$(CC) $(CFLAGS) $(SAN) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs check)
+build/unit/%: tests/unit/%.c $(LIB_OBJ) $(RDK_LIB) | build/unit
+	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS) $(shell pkg-config --libs check)
+build/unit-asan/%: tests/unit/%.c $(ASAN_OBJ) $(RDK_LIB) | build/unit-asan
+	$(CC) $(CFLAGS) $(SAN) $(SRCS) -o $@ $(LDLIBS) $(shell pkg-config --libs check)
+
+# The pinned librdkafka (fetched through npm, sha512-checked, built once; see the script).
+# The script decides by the stamp's content whether to rebuild; make only re-asks it when the
+# script changed.
+librdkafka: $(RDK_STAMP)
+ifneq ($(RDK_STAMP),)
+$(RDK_STAMP): scripts/librdkafka.sh
+	bash scripts/librdkafka.sh $(RDK_PREFIX)
+	touch $@
+$(RDK_LIB): $(RDK_STAMP)
+endif
+# Compiler and linker flags for librdkafka, for scripts that build outside make (tests/fuzz).
+rdkafka-flags: $(RDK_STAMP)
+	@echo 'RDK_CFLAGS="$(RDK_CFLAGS)"'
+	@echo 'RDK_LIBS="$(RDK_LIBS)"'
 
 # Installs only what is missing: Debian packages, then Kafka jars, node modules, the venv.
 deps-system:
@@ -63,6 +109,7 @@ deps-system:
 	if [ -n "$$missing" ]; then echo "installing:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 deps: deps-system
+	$(MAKE) librdkafka
 	bash tests/rig/deps.sh
 
 unit: $(UNIT_BIN) $(UNIT_ASAN)

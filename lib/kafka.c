@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_offsets.h"
 #include "log.h"
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
@@ -96,56 +97,6 @@ fail:
     return NULL;
 }
 
-/* For partitions without a committed offset, commits where consumption starts, so lag-based
- * autoscalers see 0 on an empty partition instead of "unknown". Returns parts with the
- * group's committed offsets (the start position where it committed one; negative where
- * unknown), to destroy, or NULL when they cannot be read. */
-static rd_kafka_topic_partition_list_t *
-kafka_commit_start_positions(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
-                             int start_at_latest)
-{
-    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
-    rd_kafka_topic_partition_list_t *start = rd_kafka_topic_partition_list_new(parts->cnt);
-    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__FAIL; /* out of memory */
-    if (!committed || !start || (e = rd_kafka_committed(rk, committed, 10000))) {
-        LOG(LOG_WARN, "cannot read committed offsets of new partitions",
-            LF_STR("error", rd_kafka_err2str(e)));
-        if (committed)
-            rd_kafka_topic_partition_list_destroy(committed);
-        committed = NULL;
-        goto out;
-    }
-    for (int i = 0; i < committed->cnt; i++) {
-        rd_kafka_topic_partition_t *p = &committed->elems[i];
-        if (p->offset >= 0)
-            continue;
-        int64_t low = 0, high = 0;
-        e = rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, &high, 10000);
-        if (e) {
-            LOG(LOG_WARN, "cannot read watermarks", LF_STR("topic", p->topic),
-                LF_INT("partition", p->partition), LF_STR("error", rd_kafka_err2str(e)));
-            continue;
-        }
-        rd_kafka_topic_partition_list_add(start, p->topic, p->partition)->offset =
-            start_at_latest ? high : low;
-    }
-    if (start->cnt > 0) {
-        e = rd_kafka_commit(rk, start, 0);
-        LOG(e ? LOG_WARN : LOG_INFO,
-            e ? "committing start positions failed" : "committed start positions",
-            LF_INT("partitions", start->cnt), LF_STR("error", e ? rd_kafka_err2str(e) : ""));
-        for (int i = 0; !e && i < start->cnt; i++)
-            if (!start->elems[i].err)
-                rd_kafka_topic_partition_list_find(committed, start->elems[i].topic,
-                                                   start->elems[i].partition)
-                    ->offset = start->elems[i].offset;
-    }
-out:
-    if (start)
-        rd_kafka_topic_partition_list_destroy(start);
-    return committed;
-}
-
 static void kafka_log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts)
 {
     char list[512];
@@ -173,8 +124,12 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             LOG(LOG_ERROR, "assign failed", LF_STR("error", rd_kafka_error_string(e)));
             rd_kafka_error_destroy(e);
         }
-        rd_kafka_topic_partition_list_t *committed =
-            kafka_commit_start_positions(rk, parts, hooks->start_at_latest);
+        char why[512];
+        rd_kafka_topic_partition_list_t *committed = NULL;
+        if (kafka_commit_start_positions(rk, parts, hooks->start_at_latest, hooks->offsets_retry_ms,
+                                         &committed, why, sizeof(why)))
+            LOG(LOG_ERROR, "cannot commit the start positions of new partitions",
+                LF_STR("error", why));
         if (!committed) { /* the offsets are not known: the hook gets them as invalid */
             committed = rd_kafka_topic_partition_list_copy(parts);
             for (int i = 0; committed && i < committed->cnt; i++)
@@ -266,6 +221,8 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
         return NULL;
     }
     hooks->start_at_latest = strcmp(c->kafka_auto_offset_reset, "latest") == 0;
+    if (hooks->offsets_retry_ms <= 0)
+        hooks->offsets_retry_ms = KAFKA_OFFSETS_RETRY_MS;
     rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, kafka_consumer_error_cb);
     if (hooks->on_stats) {
@@ -408,82 +365,4 @@ rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client
         return NULL;
     }
     return conf;
-}
-
-/* Partition count of topic from the cluster's metadata; -1 with err on failure. */
-static int kafka_partition_count(rd_kafka_t *rk, const char *topic, char *err, size_t errsz)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e =
-        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__INVALID_ARG;
-    int count = -1;
-    if (!e && md->topic_cnt == 1 && !md->topics[0].err)
-        count = md->topics[0].partition_cnt;
-    else
-        snprintf(err, errsz, "kafka: cannot describe topic %s: %s", topic,
-                 e                   ? rd_kafka_err2str(e)
-                 : md->topic_cnt > 0 ? rd_kafka_err2str(md->topics[0].err)
-                                     : "not in the metadata");
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
-    return count;
-}
-
-int kafka_group_offsets(const struct cfg *c, struct lag_partition **out, size_t *n, char *err,
-                        size_t errsz)
-{
-    *out = NULL;
-    *n = 0;
-    rd_kafka_conf_t *conf = kafka_conf_new(c, "ordersink-lag", err, errsz);
-    if (!conf || kafka_conf_set(conf, "group.id", c->kafka_group_id, err, errsz) ||
-        kafka_conf_set(conf, "enable.auto.commit", "false", err, errsz)) {
-        if (conf)
-            rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    char msg[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof(msg));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(err, errsz, "kafka: %s", msg);
-        return -1;
-    }
-    int rc = -1;
-    rd_kafka_topic_partition_list_t *list = NULL;
-    int count = kafka_partition_count(rk, c->kafka_topic, err, errsz);
-    if (count < 0)
-        goto out;
-    list = rd_kafka_topic_partition_list_new(count);
-    *out = calloc((size_t)count + 1, sizeof(**out));
-    if (!list || !*out) {
-        snprintf(err, errsz, "kafka: out of memory");
-        goto out;
-    }
-    for (int i = 0; i < count; i++)
-        rd_kafka_topic_partition_list_add(list, c->kafka_topic, i);
-    rd_kafka_resp_err_t e = rd_kafka_committed(rk, list, 10000);
-    for (int i = 0; !e && i < count; i++) {
-        int64_t low = 0, high = 0;
-        e = rd_kafka_query_watermark_offsets(rk, c->kafka_topic, i, &low, &high, 10000);
-        (*out)[i] = (struct lag_partition){
-            i, list->elems[i].offset >= 0 ? list->elems[i].offset : LAG_NO_OFFSET, high, 0};
-    }
-    if (e) {
-        snprintf(err, errsz, "kafka: cannot read offsets: %s", rd_kafka_err2str(e));
-        goto out;
-    }
-    *n = (size_t)count;
-    rc = 0;
-out:
-    if (list)
-        rd_kafka_topic_partition_list_destroy(list);
-    rd_kafka_destroy(rk);
-    if (rc != 0) {
-        free(*out);
-        *out = NULL;
-    }
-    return rc;
 }

@@ -1,17 +1,18 @@
 /*
  * kafka: librdkafka client setup shared by worker and producer (bootstrap, logging routed to
- * lib/log), the consumer's rebalance handling (commit start positions of new partitions, let
- * the owner flush before partitions are revoked) and synchronous offset commits.
+ * lib/log), the consumer's rebalance handling (commit start positions of new partitions through
+ * lib/kafka_offsets, let the owner flush before partitions are revoked) and synchronous offset
+ * commits.
  */
 #ifndef ORDERSINK_KAFKA_H
 #define ORDERSINK_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "batch.h"
 #include "config.h"
-#include "lag.h"
 
 /* Called before partitions are taken away, so their batches can be written and committed;
  * lost = 1 when the group already gave them to another member (commits would fail). */
@@ -40,6 +41,7 @@ struct kafka_consumer_hooks {
     kafka_stats_fn on_stats;
     void *opaque;
     int start_at_latest;      /* set by kafka_consumer_new from kafka.auto_offset_reset */
+    int64_t offsets_retry_ms; /* start-position commit retries; 0: KAFKA_OFFSETS_RETRY_MS */
     struct kafka_fatal fatal; /* set by the consumer's error callback */
 };
 
@@ -79,13 +81,6 @@ rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client
 
 /* Creates topic with the admin API: 0 created, 1 it already existed, -1 error (err filled). */
 int kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, char *err, size_t errsz);
-
-/*
- * Reads, for every partition of c->kafka_topic, the group's committed offset (without joining
- * the group) and the high watermark. *out is malloc'd (free it). Returns 0 or -1 with err.
- */
-int kafka_group_offsets(const struct cfg *c, struct lag_partition **out, size_t *n, char *err,
-                        size_t errsz);
 
 /*
  * 1 for errors after which the client cannot go on: fatal, authentication, TLS (also the

@@ -18,6 +18,7 @@
 #include "dlq.h"
 #include "health.h"
 #include "kafka.h"
+#include "kafka_offsets.h"
 #include "lag.h"
 #include "log.h"
 #include "metrics.h"
@@ -353,7 +354,7 @@ static int worker_lag(int argc, char **argv)
     struct lag_partition *parts = NULL;
     size_t n = 0;
     int rc = 1;
-    if (kafka_group_offsets(&c, &parts, &n, err, sizeof(err)) != 0) {
+    if (kafka_group_offsets(&c, KAFKA_OFFSETS_RETRY_MS, &parts, &n, err, sizeof(err)) != 0) {
         fprintf(stderr, "worker lag: %s\n", err);
         goto out;
     }

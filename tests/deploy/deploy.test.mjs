@@ -317,17 +317,25 @@ test("Dockerfile: multi-stage bookworm, runtime libs only, numeric non-root user
   const stages = df.split(/^FROM /m).slice(1);
   const runtime = stages[stages.length - 1].replace(/\\\n/g, " ");
   assert.doesNotMatch(runtime, /-dev\b|build-essential|pkg-config/, "no build deps in the runtime stage");
-  for (const p of ["librdkafka1", "libcurl4", "libcjson1", "libconfig9", "libssl3", "libmicrohttpd12", "ca-certificates"])
+  for (const p of ["libcurl4", "libcjson1", "libconfig9", "libssl3", "libmicrohttpd12", "zlib1g", "libzstd1", "liblz4-1", "ca-certificates"])
     assert.match(runtime, new RegExp(`\\b${p}\\b`), p);
-  for (const p of ["librdkafka-dev", "libcurl4-openssl-dev", "libcjson-dev", "libconfig-dev", "libssl-dev", "libmicrohttpd-dev", "libjsmn-dev"])
+  // librdkafka is linked statically from the pinned build, never Debian's 2.0.2 package.
+  assert.doesNotMatch(df, /\blibrdkafka(1|-dev)\b/, "no Debian librdkafka package");
+  for (const p of ["libcurl4-openssl-dev", "libcjson-dev", "libconfig-dev", "libssl-dev", "libmicrohttpd-dev", "libjsmn-dev",
+                   "zlib1g-dev", "libzstd-dev", "liblz4-dev", "npm"])
     assert.match(stages[0], new RegExp(`\\b${p}\\b`), p);
+  // The same script and pin CI builds with (make deps), and the static link checked in the image.
+  assert.match(stages[0], /^RUN bash scripts\/librdkafka\.sh\s*$/m);
+  assert.match(stages[0], /! ldd bin\/worker \| grep -q rdkafka/);
   const user = lines.filter((l) => /^USER /.test(l)).pop();
   assert.match(user, /^USER [1-9][0-9]*(:[0-9]+)?\s*$/, "numeric non-root USER");
   const uid = Number(user.split(/[ :]/)[1]);
   for (const o of OVERLAYS) assert.equal(workerView(rendered(o)).pod.securityContext.runAsUser, uid);
   assert.ok(lines.some((l) => /^ENTRYPOINT \[/.test(l)), "exec-form ENTRYPOINT");
   assert.ok(lines.some((l) => /^CMD \[/.test(l)), "exec-form CMD");
-  assert.match(df, /librdkafka.*2\.0\.2/s); assert.match(df, /2\.6\.1/); assert.match(df, /SCRAM/);
+  const pinned = fs.readFileSync(path.join(ROOT, "scripts/librdkafka.sh"), "utf8").match(/^LIBRDKAFKA_VERSION=(\S+)$/m)[1];
+  assert.match(df, new RegExp(`librdkafka.*\\(${pinned.replace(/\./g, "\\.")}\\)`, "s"), "Dockerfile names the pinned version");
+  assert.match(df, /2\.6\.1/); assert.match(df, /SCRAM/);
   const di = fs.readFileSync(path.join(ROOT, ".dockerignore"), "utf8");
   assert.match(di, /^\*$/m, ".dockerignore excludes by default");
   for (const c of df.matchAll(/^COPY (?!--from)(.*) \S+$/gm))

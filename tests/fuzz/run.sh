@@ -13,15 +13,23 @@ TARGETS=("${@:-fuzz_order fuzz_config fuzz_cosmos_response fuzz_json_str fuzz_ep
 read -r -a TARGETS <<<"${TARGETS[*]}"
 CC="${FUZZ_CC:-clang}"
 OUT=build/fuzz
-PKGS="rdkafka libcurl libcjson libconfig libcrypto libmicrohttpd"
+PKGS="libcurl libcjson libconfig libcrypto libmicrohttpd"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-CFLAGS="-std=gnu17 -g -O1 -Wall -Wextra -Ilib -DORDERSINK_VERSION=\"fuzz\" $SAN $(pkg-config --cflags $PKGS)"
-LIBS="$(pkg-config --libs $PKGS) -lpthread -lm"
+# librdkafka as the Makefile links it (the pinned static build unless LIBRDKAFKA=system).
+RDK_FLAGS=$(make -s --no-print-directory rdkafka-flags) || { echo "run.sh: librdkafka not available"; exit 2; }
+eval "$RDK_FLAGS"
+CFLAGS="-std=gnu17 -g -O1 -Wall -Wextra -Ilib -DORDERSINK_VERSION=\"fuzz\" $SAN $RDK_CFLAGS $(pkg-config --cflags $PKGS)"
+LIBS="$RDK_LIBS $(pkg-config --libs $PKGS) -lpthread -lm"
 declare -A MAXLEN=([fuzz_order]=65536 [fuzz_config]=16384 [fuzz_cosmos_response]=8192 [fuzz_json_str]=512
                    [fuzz_epk]=8192)
 
 command -v "$CC" >/dev/null || { echo "run.sh: $CC not found (apt-get install clang libclang-rt-14-dev)"; exit 2; }
 mkdir -p "$OUT/obj" "$OUT/artifacts"
+# Objects built against another librdkafka (header or library) are rebuilt.
+if [ "$(cat "$OUT/rdkafka.flags" 2>/dev/null)" != "$RDK_FLAGS" ]; then
+  rm -f "$OUT"/obj/*.o "$OUT/libordersink.a"
+  printf '%s\n' "$RDK_FLAGS" >"$OUT/rdkafka.flags"
+fi
 
 # lib/ as one archive: a target links only the objects it needs. Rebuilt when a source or any
 # header is newer than the object.
