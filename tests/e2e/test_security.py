@@ -337,6 +337,27 @@ def test_eventhubs_entity_path_must_match_topic(rig):
     assert r.returncode == 0, r.stderr
 
 
+def test_eventhubs_entity_path_alone_names_the_topic_and_the_dlq(rig):
+    """Issue 11 defect 1: with the topic only from EntityPath, dlq.topic stayed NULL and the worker
+    crashed at start (exit 139, strdup(NULL) in lib/dlq.c). Now it starts with topic and DLQ
+    derived. The rig's PLAIN listener knows one password (its connection string without an
+    EntityPath), so the broker then refuses the login: exit 1 with the authentication error,
+    the documented failure, instead of the crash."""
+    topic, group, db, coll = setup_pipeline(rig, "ehpath", 1)
+    env = security_env(rig, "plain", topic, group, db, coll)
+    del env["ORDERSINK_KAFKA_TOPIC"]
+    env["EVENTHUBS_CONNECTION_STRING"] = f"{rig.env['KAFKA_PLAIN_CONNECTION_STRING']};EntityPath={topic}"
+    r = subprocess.run([WORKER_BIN, "--check-config"], env={**clean_env(), **env}, capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 0 and f'dlq.topic = "{topic}.dlq"' in r.stdout, r.stderr
+    w = rig.start_worker(env)
+    assert w.wait(timeout=FAIL_WITHIN_S + 15) == 1
+    objs, _ = read_log(w.log_path)
+    started = [o for o in objs if o.get("msg") == "worker started"]
+    assert started and started[0]["topic"] == topic
+    assert any(AUTH.search(o.get("error", "")) for o in objs if o.get("level") == "error")
+
+
 # ---------- 5. insecure mode warns; librdkafka passthrough ----------
 
 def test_insecure_skip_tls_verify_warns_and_connects(rig):

@@ -6,10 +6,8 @@ several ms between exec and main()) must be a clean stop, exit 0, not death by t
 worker's .preinit_array hook and before main(), making that race deterministic.
 """
 import os
-import signal
 import subprocess
 import tempfile
-import time
 
 import pytest
 
@@ -60,30 +58,13 @@ def test_sigterm_while_libraries_load_is_a_clean_stop(preload_so, binary):
     assert p.returncode == 0, f"exit {p.returncode} (-15 = killed by SIGTERM): {p.stderr[-500:]}"
 
 
-def test_eventhubs_connection_string_alone_starts(tmp_path):
-    """Issue 11 defect 1: EntityPath as the only topic source crashed (exit 139) in lib/dlq.c."""
+def test_eventhubs_entity_path_alone_passes_check_config():
+    """Issue 11 defect 1 (config side; the full start is in test_security.py)."""
     env = worker_env(EVENTHUBS_CONNECTION_STRING="Endpoint=sb://ns1.servicebus.windows.net/;"
                      "SharedAccessKeyName=R;SharedAccessKey=abc=;EntityPath=orders")
-    del env["ORDERSINK_KAFKA_TOPIC"]  # the bootstrap stays on loopback: no lookup leaves here
+    del env["ORDERSINK_KAFKA_TOPIC"]
     check = subprocess.run([os.path.join(ROOT, "bin/worker"), "--check-config"], env=env,
                            capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     assert 'kafka.topic = "orders"' in check.stdout
     assert 'dlq.topic = "orders.dlq"' in check.stdout
-    # The whole start, DLQ producer included, then SIGTERM: exit 0, no crash.
-    log = tmp_path / "worker.log"
-    with open(log, "w") as out:
-        p = subprocess.Popen([os.path.join(ROOT, "bin/worker")], env=env, stdout=out,
-                             stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while "worker started" not in log.read_text() and p.poll() is None:
-            assert time.monotonic() < deadline, "no 'worker started' line"
-            time.sleep(0.05)
-        assert p.poll() is None, f"exit {p.returncode}: {log.read_text()[-500:]}"
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=30) == 0, log.read_text()[-500:]
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
