@@ -1,6 +1,6 @@
 """ordersink benchmark (`make bench`): one command, one table, every ratio measured in the same run.
 
-Starts its own rig (tests/e2e/rig.py: Kafka 3.9.1 + @vercel/cosmosdb-server behind the signature-
+Starts its own rig (tests/e2e/rig.py: Kafka 4.4.0 + @vercel/cosmosdb-server behind the signature-
 checking front), then for low (100) and high (1,000,000) customer cardinality:
   * preloads N producer-generated 1 KB orders into a 6-partition topic (bin/producer --seed ...),
   * sink ceiling: wrk replays the same documents straight at the same Cosmos front (https, same
