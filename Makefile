@@ -162,7 +162,7 @@ reliability: deps
 	$(MAKE) all
 	$(VENV)/bin/python tests/reliability/run.py $(RELIABILITY_ARGS)
 
-# Benchmarks: one table, ratios against floors measured in the same run (see README).
+# Benchmarks: one table, ratios against floors measured in the same run (see docs/benchmarks.md).
 BENCH_ARGS ?=
 bench: deps
 	$(MAKE) all

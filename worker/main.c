@@ -60,7 +60,8 @@ static void worker_usage(FILE *out)
                  "  --config PATH     libconfig file (default: $ORDERSINK_CONFIG)\n"
                  "  --check-config    validate, print the effective config (secrets redacted)\n"
                  "  --print-settings  print the table of settings in Markdown\n"
-                 "Every setting can be overridden by its ORDERSINK_* env var (see README).\n");
+                 "Every setting can be overridden by its ORDERSINK_* env var (see "
+                 "docs/configuration.md).\n");
 }
 
 static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts, int lost,

@@ -214,7 +214,7 @@ def dry_run(producer_bin, out_path, size, seed, customers, count):
 
 
 def worker_doc(order, topic, partition, offset):
-    """The document the worker writes (README "The document"): order + id + kafka metadata."""
+    """The document the worker writes (docs/cosmos.md, "The document"): order + id + kafka metadata."""
     d = dict(order)
     d["id"] = str(order["orderId"])
     d["kafka"] = {"topic": topic, "partition": partition, "offset": offset, "timestamp": 1767225600000}
@@ -246,7 +246,7 @@ class Bench:
         self.out = outdir
         self.worker_bin = os.path.join(outdir, "bin", "worker")
         self.producer_bin = os.path.join(outdir, "bin", "producer")
-        self.max_in_flight = 16  # cosmos.max_in_flight default (README); the ceiling uses as many connections
+        self.max_in_flight = 16  # cosmos.max_in_flight default (docs/configuration.md); the ceiling uses as many connections
 
     def warm_up(self):
         """A short unmeasured wrk run of each kind: the node server's JIT is cold after the rig starts
