@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "retry.h"
 
 #ifndef ORDERSINK_VERSION
 #define ORDERSINK_VERSION "dev"
@@ -171,28 +172,37 @@ static void worker_shutdown(struct pipeline *p, rd_kafka_t *rk, const struct cfg
 }
 
 /*
- * Reads the container's definition before anything is consumed: the partition key path
- * routes every order. While Cosmos cannot be reached, tries again with the retry backoff
- * (nothing is read from Kafka meanwhile; /readyz says unreachable). Returns COSMOS_OK,
- * COSMOS_FATAL (exit 3: refused, missing, wrong key path) or COSMOS_GAVE_UP when stopped.
+ * Reads the container's definition before anything is consumed: its partition key path routes
+ * every order. While Cosmos cannot be reached, tries again with the retry backoff, up to
+ * retry.max_attempts attempts, as a write would (nothing is read from Kafka meanwhile;
+ * /readyz says unreachable). Returns COSMOS_OK, COSMOS_FATAL (exit 3: refused, missing, wrong
+ * key path), COSMOS_GAVE_UP (exit 1: unreachable, err says so) or COSMOS_RUNNING when a signal
+ * stopped the wait.
  */
 static enum cosmos_result worker_read_container(struct cosmos_client *cosmos, const struct cfg *c,
                                                 char *err, size_t errsz)
 {
-    int64_t backoff = c->retry_base_ms;
-    for (;;) {
+    for (int attempt = 1;; attempt++) {
         enum cosmos_result cr = cosmos_check_container(cosmos, err, errsz);
-        if (cr != COSMOS_GAVE_UP || worker_stop)
-            return worker_stop && cr == COSMOS_GAVE_UP ? COSMOS_GAVE_UP : cr;
+        if (cr != COSMOS_GAVE_UP)
+            return cr;
+        if (attempt >= c->retry_max_attempts) {
+            size_t n = strlen(err);
+            snprintf(err + n, errsz - n, " (container read %d times at start; nothing consumed)",
+                     attempt);
+            return COSMOS_GAVE_UP;
+        }
+        struct retry_policy policy = {(int)c->retry_max_attempts, c->retry_base_ms,
+                                      c->retry_max_ms};
+        int64_t backoff = retry_backoff_ms(&policy, attempt, -1, (uint32_t)clock_mono_ms());
         LOG(LOG_WARN,
             "cosmos not reachable at start; reading the container again before "
             "consuming",
-            LF_STR("error", err), LF_INT("retry_in_ms", backoff));
+            LF_STR("error", err), LF_INT("attempt", attempt), LF_INT("retry_in_ms", backoff));
         for (int64_t until = clock_mono_ms() + backoff; !worker_stop && clock_mono_ms() < until;)
             nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
         if (worker_stop)
-            return COSMOS_GAVE_UP;
-        backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
+            return COSMOS_RUNNING;
     }
 }
 
@@ -222,10 +232,10 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
     }
     enum cosmos_result cr = worker_read_container(cosmos, c, err, sizeof(err));
     if (cr != COSMOS_OK) {
-        if (cr == COSMOS_FATAL)
+        if (cr != COSMOS_RUNNING)
             LOG(LOG_ERROR, err);
         cosmos_client_free(cosmos);
-        return cr == COSMOS_FATAL ? 3 : 0; /* else stopped by a signal while waiting */
+        return cr == COSMOS_FATAL ? 3 : cr == COSMOS_GAVE_UP ? 1 : 0; /* 0: stopped by a signal */
     }
     LOG(LOG_INFO, "container", LF_STR("container", c->cosmos_container),
         LF_STR("partition_key_path", cosmos_partition_key_path(cosmos)),

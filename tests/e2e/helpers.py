@@ -63,3 +63,13 @@ def log_lines(path):
 def last_progress(path):
     lines = [l for l in log_lines(path) if l.get("msg") == "progress"]
     return lines[-1] if lines else None
+
+
+def wait_for(predicate, timeout=30, what="condition"):
+    """Polls predicate every 0.2 s until it is true; AssertionError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

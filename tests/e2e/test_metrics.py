@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 
-from helpers import STARTUP_REQUESTS, log_lines, order, setup_pipeline, wait_committed
+from helpers import STARTUP_REQUESTS, log_lines, order, setup_pipeline, wait_committed, wait_for
 from rig import REPO
 
 PROMTOOL = os.path.join(REPO, ".cache", "promtool", "usr", "bin", "promtool")
@@ -39,15 +39,6 @@ def samples(text):
             key, value = line.rsplit(" ", 1)
             out[key] = float(value)
     return out
-
-
-def wait_for(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def metrics_env(rig, topic, group, db, coll):
