@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "kafka_mock.h"
 #include "watermarks.h"
 
 #define TOPIC "orders"
@@ -19,18 +20,6 @@ struct mock {
     rd_kafka_mock_cluster_t *mc;
     rd_kafka_t *producer, *consumer;
 };
-
-static rd_kafka_conf_t *quiet_conf(const char *bootstraps)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char err[256];
-    ck_assert_ptr_nonnull(conf);
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err)), 0);
-    if (bootstraps)
-        ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)),
-                         0);
-    return conf;
-}
 
 /* One broker, TOPIC with 2 partitions; a producer and a consumer assigned both partitions. */
 static void mock_start(struct mock *m)
