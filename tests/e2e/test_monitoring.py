@@ -300,6 +300,9 @@ def test_alerts_and_dashboard_on_a_real_prometheus(rig, monitoring):
              20, "first scrapes")
     lag = prom.query("ordersink:consumer_lag:sum")
     assert [s["metric"] for s in lag] == [{"__name__": "ordersink:consumer_lag:sum", "namespace": NS}]
+    # Each group is evaluated every second; a rule not evaluated yet reports health "unknown".
+    wait_for(lambda: all(r["health"] != "unknown" for r in prom.rules()), 10, "every rule evaluated")
+    rules = prom.rules()
     for r in rules:
         assert r["health"] == "ok", r
         prom.query(r["query"])  # a vector (alerts: empty or the alerting series)
