@@ -84,20 +84,14 @@ static void worker_on_assign(rd_kafka_t *rk, const rd_kafka_topic_partition_list
     atomic_store(&p->metrics->live.joined, 1);
 }
 
-static void worker_on_stats(const char *json, size_t len, void *opaque)
-{
-    struct pipeline *p = opaque;
-    metrics_update_lag(p->metrics, json, len);
-}
-
-/* One progress line; lag only while the consumer is open (rk != NULL). */
-static void worker_log_progress(struct pipeline *p, rd_kafka_t *rk)
+/* One progress line; lag (as /metrics reports it) only while the consumer is open. */
+static void worker_log_progress(struct pipeline *p, int open)
 {
     const struct cosmos_stats *cs = cosmos_client_stats(p->cosmos);
     LOG(LOG_INFO, "progress", LF_INT("consumed", p->stats.consumed),
         LF_INT("written", p->stats.written), LF_INT("coalesced", p->stats.coalesced),
         LF_INT("dead_lettered", p->stats.dead_lettered), LF_INT("batches", p->stats.batches),
-        LF_INT("commits", p->stats.commits), LF_INT("lag", rk ? kafka_consumer_lag(rk) : 0),
+        LF_INT("commits", p->stats.commits), LF_INT("lag", open ? p->lag_total : 0),
         LF_INT("cosmos_requests", cs->requests), LF_INT("cosmos_retries", cs->retries),
         LF_INT("cosmos_throttled", cs->throttled), LF_DBL("request_units", cs->request_units),
         LF_INT("concurrency_limit", cs->concurrency_limit),
@@ -153,7 +147,7 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
         }
         pipeline_step(p, 100, more);
         if (c->log_stats_interval_ms > 0 && clock_mono_ms() >= next_stats) {
-            worker_log_progress(p, rk);
+            worker_log_progress(p, 1);
             next_stats = clock_mono_ms() + c->log_stats_interval_ms;
         }
     }
@@ -249,22 +243,23 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
         cosmos_client_free(cosmos);
         return 1;
     }
-    struct kafka_consumer_hooks hooks = {.before_revoke = worker_on_revoke,
-                                         .after_assign = worker_on_assign,
-                                         .on_stats = worker_on_stats,
-                                         .opaque = &p};
+    struct kafka_consumer_hooks hooks = {
+        .before_revoke = worker_on_revoke, .after_assign = worker_on_assign, .opaque = &p};
     rd_kafka_t *rk = kafka_consumer_new(c, &hooks, err, sizeof(err));
     if (!rk) {
         LOG(LOG_ERROR, err);
         goto out;
     }
-    pipeline_attach(&p, rk);
+    if (pipeline_attach(&p, rk) != 0) {
+        LOG(LOG_ERROR, p.fatal_error);
+        goto out;
+    }
     LOG(LOG_INFO, "worker started", LF_STR("version", ORDERSINK_VERSION),
         LF_STR("topic", c->kafka_topic), LF_STR("group", c->kafka_group_id),
         LF_STR("container", c->cosmos_container));
     int consumer_failed = worker_run(&p, rk, c, &hooks.fatal);
     worker_shutdown(&p, rk, c);
-    worker_log_progress(&p, NULL);
+    worker_log_progress(&p, 0);
     if (p.fatal)
         LOG(LOG_ERROR, "stopped without committing what was not yet written",
             LF_STR("error", p.fatal_error));
