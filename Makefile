@@ -69,7 +69,7 @@ unit: $(UNIT_BIN) $(UNIT_ASAN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 	@set -e; for t in $(UNIT_ASAN); do echo "== $$t (ASan+UBSan)"; \
 	  ASAN_OPTIONS=detect_leaks=1 CK_FORK=no $$t; done
-	node --test tests/rig/epk.test.js
+	node --test tests/rig/epk.test.js tests/rig/partitioning.test.js
 
 # Property tests: lib/order against Python's json module as an independent parser.
 property: build/asan/order_cli
