@@ -12,8 +12,8 @@ if ! ls "$CACHE"/kafka/libs/kafka_2.13-3.9.1.jar >/dev/null 2>&1; then
     -DincludeScope=runtime -DoutputDirectory="$CACHE/kafka/libs"
 fi
 
-# @vercel/cosmosdb-server, pinned by tests/rig/package-lock.json
-if [ ! -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ]; then
+# @vercel/cosmosdb-server and @azure/cosmos (the SDK referee), pinned by tests/rig/package-lock.json
+if [ ! -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ] || [ ! -d "$ROOT/tests/rig/node_modules/@azure/cosmos" ]; then
   echo "deps: npm ci"
   npm ci --prefix "$ROOT/tests/rig" --no-audit --no-fund --loglevel=error
 fi
