@@ -15,8 +15,8 @@ for v in 4.4.0 3.9.1; do
   fi
 done
 
-# @vercel/cosmosdb-server, pinned by tests/rig/package-lock.json
-if [ ! -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ]; then
+# @vercel/cosmosdb-server and @azure/cosmos (the SDK referee), pinned by tests/rig/package-lock.json
+if [ ! -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ] || [ ! -d "$ROOT/tests/rig/node_modules/@azure/cosmos" ]; then
   echo "deps: npm ci"
   npm ci --prefix "$ROOT/tests/rig" --no-audit --no-fund --loglevel=error
 fi
