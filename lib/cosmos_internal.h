@@ -75,6 +75,14 @@ int cosmos_sign_upsert(struct cosmos_client *c);
 struct curl_slist *cosmos_common_headers(struct curl_slist *h, const char *date_hdr,
                                          const char *auth_hdr);
 
+/*
+ * Sets up slot s for its request: a batch (s->is_batch), or one document's request of kind op
+ * (upsert, create, or a read / replace signed on the document's own link): URL, method and
+ * headers. The body is the caller's. Returns 0, or -1 when out of memory.
+ */
+int cosmos_request_setup(struct cosmos_client *c, struct cosmos_slot *s,
+                         const struct cosmos_bulk_op *op);
+
 /* x-ms-request-charge of a finished transfer, 0 if absent. */
 double cosmos_request_charge(CURL *easy);
 
