@@ -107,6 +107,10 @@ static const struct cfg_setting cfg_settings[] = {
     I("cosmos.bulk", cosmos_bulk, 1, 0, 1,
       "1: non-atomic batch requests of up to 100 upserts / 220 KB (as the SDKs' bulk mode); "
       "0: one request per document"),
+    S("cosmos.write_mode", cosmos_write_mode, "versioned", 0, 0,
+      "versioned: a write never replaces a document holding a newer Kafka offset of the same "
+      "partition (Create, else Read + Replace if-match; docs/write-modes.md); upsert: last "
+      "writer wins"),
     S("order.id_field", order_id_field, "orderId", 0, 0,
       "Order field whose value becomes the document id"),
     I("retry.max_attempts", retry_max_attempts, 12, 1, 1000,
@@ -625,6 +629,7 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
     static const char *const protocols[] = {"plaintext", "ssl", "sasl_ssl", "sasl_plaintext", NULL};
     static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
+    static const char *const write_modes[] = {"versioned", "upsert", NULL};
     if (s->type == CFG_INT) {
         int64_t v = *cfg_int(c, s);
         if (v < s->min || v > s->max) {
@@ -659,6 +664,8 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
         allowed = protocols;
     else if (strcmp(s->key, "kafka.sasl_mechanism") == 0)
         allowed = mechanisms;
+    else if (strcmp(s->key, "cosmos.write_mode") == 0)
+        allowed = write_modes;
     if (allowed && !cfg_one_of(v, allowed)) {
         cfg_error(err, errsz, s, "has a value that is not allowed");
         return -1;

@@ -48,6 +48,7 @@ struct cfg {
     int64_t cosmos_max_in_flight;
     int64_t cosmos_request_timeout_ms;
     int64_t cosmos_bulk;
+    char *cosmos_write_mode;
     int64_t cosmos_adaptive_concurrency;
     char *order_id_field;
     int64_t retry_max_attempts;

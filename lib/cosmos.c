@@ -112,6 +112,7 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *o, char *err, 
     c->retry = o->retry;
     c->live = o->live;
     c->bulk = o->bulk;
+    c->mode = o->write_mode;
     c->ranges = 1;
     if (o->partition_key_path && !(c->pk_path_configured = strdup(o->partition_key_path)))
         goto oom;
@@ -197,6 +198,19 @@ int cosmos_sign_upsert(struct cosmos_client *c)
         return -1;
     c->auth_time = now;
     return 0;
+}
+
+int cosmos_sign_doc(struct cosmos_client *c, const char *verb, const char *id, char *date_hdr,
+                    size_t date_size, char *auth_hdr, size_t auth_size)
+{
+    size_t n = strlen(c->coll_link) + strlen(id) + 7;
+    char *link = malloc(n);
+    if (!link)
+        return -1;
+    snprintf(link, n, "%s/docs/%s", c->coll_link, id);
+    int rc = cosmos_sign(c, verb, "docs", link, date_hdr, date_size, auth_hdr, auth_size);
+    free(link);
+    return rc;
 }
 
 struct curl_slist *cosmos_common_headers(struct curl_slist *h, const char *date_hdr,

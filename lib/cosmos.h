@@ -19,6 +19,14 @@ struct cosmos_live {
     _Atomic int in_flight;         /* requests on the wire now */
 };
 
+/*
+ * How a document is written (docs/write-modes.md). UPSERT: last writer wins. VERSIONED: a
+ * write never replaces a document holding a newer Kafka position of the same partition:
+ * Create; on 409 Read the stored document; if it is older, Replace with ifMatch on its _etag
+ * (412: read again); if it is as new or newer, the write is superseded: done.
+ */
+enum cosmos_write_mode { COSMOS_WRITE_UPSERT = 0, COSMOS_WRITE_VERSIONED };
+
 struct cosmos_opts {
     const char *endpoint; /* https://account.documents.azure.com:443/ */
     const char *key_b64;
@@ -34,6 +42,7 @@ struct cosmos_opts {
     /* The partition key path the user configured, or NULL to take the container's. When
      * set, cosmos_check_container refuses a container partitioned on another path. */
     const char *partition_key_path;
+    enum cosmos_write_mode write_mode;
 };
 
 /* Where the adaptive concurrency limit starts (slow start doubles it per round trip). */
@@ -53,8 +62,11 @@ struct cosmos_write {
      * or REJECTED before this one is sent, so the newest version lands last. The caller
      * clears it before the older write's memory goes away. */
     const struct cosmos_write *after;
-    /* Where the adaptive concurrency limit starts (slow start doubles it per round trip). */
-#define COSMOS_ADAPTIVE_START 4
+    /* The order's Kafka position, as the document's "kafka" member holds it (versioned mode
+     * compares it with the stored document's). */
+    const char *topic;
+    int64_t partition;
+    int64_t offset;
 
     enum cosmos_outcome outcome;
     int status;      /* last HTTP status, 0 if none */
@@ -72,6 +84,12 @@ struct cosmos_stats {
     double request_units;
     int concurrency_limit; /* the adaptive limit now */
     uint64_t limit_cuts;   /* times a 429 halved it */
+    /* Versioned mode: writes found already holding their version or a newer one (not
+     * written), 409s of Create, 412s of Replace, and reads of stored documents. */
+    uint64_t superseded;
+    uint64_t conflicts;
+    uint64_t precondition_failed;
+    uint64_t reads;
 };
 
 enum cosmos_result {

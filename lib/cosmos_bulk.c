@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_str.h"
+
 /* jsmn (Debian libjsmn-dev): a tokenizer that allocates nothing; strict mode rejects
  * unquoted keys and bare words. */
 #define JSMN_STATIC
@@ -39,16 +41,28 @@ void cosmos_buf_free(struct cosmos_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
-static const char op_head[] = "{\"operationType\":\"Upsert\",\"partitionKey\":\"";
-static const char op_mid[] = "\",\"resourceBody\":";
+static const char *const op_names[] = {"Upsert", "Create", "Read", "Replace"};
+
+size_t cosmos_bulk_op_size_of(const struct cosmos_bulk_op *op)
+{
+    /* Worst case every pk and etag character is escaped, every id byte becomes \uXXXX; plus
+     * the member names, the frame and the comma. */
+    size_t n = 96 + 2 * strlen(op->pk_json) + (op->body ? op->body_len : 0);
+    if (op->type == COSMOS_OP_READ || op->type == COSMOS_OP_REPLACE)
+        n += JSTR_ENCODED_MAX(strlen(op->id));
+    if (op->if_match)
+        n += 16 + 2 * strlen(op->if_match);
+    return n;
+}
 
 size_t cosmos_bulk_op_size(const char *pk_json, size_t body_len)
 {
-    /* Worst case every pk character is escaped; plus the frame and the comma. */
-    return sizeof(op_head) + 2 * strlen(pk_json) + sizeof(op_mid) + body_len + 2;
+    struct cosmos_bulk_op op = {COSMOS_OP_UPSERT, NULL, pk_json, "", body_len, NULL};
+    return cosmos_bulk_op_size_of(&op);
 }
 
-/* Appends s as the inside of a JSON string: only '"' and '\' can occur in a pk_json. */
+/* Appends s as the inside of a JSON string: only '"' and '\' can occur in a pk_json or an
+ * etag (printable ASCII). */
 static int cosmos_bulk_escape(struct cosmos_buf *out, const char *s)
 {
     const char *run = s;
@@ -62,6 +76,55 @@ static int cosmos_bulk_escape(struct cosmos_buf *out, const char *s)
     return cosmos_buf_append(out, run, (size_t)(s - run));
 }
 
+static int cosmos_bulk_str(struct cosmos_buf *out, const char *s)
+{
+    return cosmos_buf_append(out, s, strlen(s));
+}
+
+/* Appends the id as a JSON string literal. */
+static int cosmos_bulk_id(struct cosmos_buf *out, const char *id)
+{
+    size_t n = strlen(id);
+    char *lit = malloc(JSTR_ENCODED_MAX(n));
+    if (!lit)
+        return -1;
+    size_t len = jstr_encode_ascii(id, n, lit);
+    int rc = len ? cosmos_buf_append(out, lit, len) : -1;
+    free(lit);
+    return rc;
+}
+
+static int cosmos_bulk_op(struct cosmos_buf *out, const struct cosmos_bulk_op *op)
+{
+    int has_id = op->type == COSMOS_OP_READ || op->type == COSMOS_OP_REPLACE;
+    if (cosmos_bulk_str(out, "{\"operationType\":\"") || cosmos_bulk_str(out, op_names[op->type]) ||
+        cosmos_bulk_str(out, "\""))
+        return -1;
+    if (has_id && (cosmos_bulk_str(out, ",\"id\":") || cosmos_bulk_id(out, op->id)))
+        return -1;
+    if (cosmos_bulk_str(out, ",\"partitionKey\":\"") || cosmos_bulk_escape(out, op->pk_json) ||
+        cosmos_bulk_str(out, "\""))
+        return -1;
+    if (op->if_match && (cosmos_bulk_str(out, ",\"ifMatch\":\"") ||
+                         cosmos_bulk_escape(out, op->if_match) || cosmos_bulk_str(out, "\"")))
+        return -1;
+    if (op->type != COSMOS_OP_READ && (cosmos_bulk_str(out, ",\"resourceBody\":") ||
+                                       cosmos_buf_append(out, op->body, op->body_len)))
+        return -1;
+    return cosmos_buf_append(out, "}", 1);
+}
+
+int cosmos_bulk_ops_body(struct cosmos_buf *out, const struct cosmos_bulk_op *ops, size_t n)
+{
+    out->len = 0;
+    if (cosmos_buf_append(out, "[", 1))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((i && cosmos_buf_append(out, ",", 1)) || cosmos_bulk_op(out, &ops[i]))
+            return -1;
+    return cosmos_buf_append(out, "]", 1);
+}
+
 int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json, const char *const *bodies,
                      const size_t *body_lens, size_t n)
 {
@@ -69,11 +132,9 @@ int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json, const c
     if (cosmos_buf_append(out, "[", 1))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if ((i && cosmos_buf_append(out, ",", 1)) ||
-            cosmos_buf_append(out, op_head, sizeof(op_head) - 1) ||
-            cosmos_bulk_escape(out, pk_json[i]) ||
-            cosmos_buf_append(out, op_mid, sizeof(op_mid) - 1) ||
-            cosmos_buf_append(out, bodies[i], body_lens[i]) || cosmos_buf_append(out, "}", 1))
+        struct cosmos_bulk_op op = {COSMOS_OP_UPSERT, NULL,         pk_json[i],
+                                    bodies[i],        body_lens[i], NULL};
+        if ((i && cosmos_buf_append(out, ",", 1)) || cosmos_bulk_op(out, &op))
             return -1;
     }
     return cosmos_buf_append(out, "]", 1);
@@ -145,6 +206,7 @@ int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out
             return -1;
         int members = t[i].size;
         long status = -1, substatus = 0, retry_after = -1;
+        size_t doc_off = 0, doc_len = 0;
         i++;
         for (int m = 0; m < members; m++) {
             if (i + 1 >= ntok)
@@ -156,6 +218,10 @@ int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out
                 substatus = cosmos_tok_long(body, val, 1000000);
             else if (cosmos_tok_is(body, key, "retryAfterMilliseconds"))
                 retry_after = cosmos_tok_long(body, val, 3600000);
+            else if (cosmos_tok_is(body, key, "resourceBody") && val->type == JSMN_OBJECT) {
+                doc_off = (size_t)val->start;
+                doc_len = (size_t)(val->end - val->start);
+            }
             /* Skip the value and everything inside it. */
             i += 2;
             while (i < ntok && t[i].start < val->end)
@@ -166,6 +232,8 @@ int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out
         out[k].status = (int)status;
         out[k].substatus = substatus < 0 ? 0 : (int)substatus;
         out[k].retry_after_ms = retry_after;
+        out[k].doc_off = doc_off;
+        out[k].doc_len = doc_len;
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * cosmos_bulk: the wire format of Cosmos non-atomic batch requests, as the SDKs' bulk mode
- * sends them: building the JSON array of Upsert operations (each with its own partition key)
- * and reading the per-operation results of the answer. Pure functions, no I/O.
+ * sends them: building the JSON array of operations (Upsert, or the Create / Read / Replace
+ * with ifMatch of versioned writes, each with its own partition key) and reading the
+ * per-operation results of the answer. Pure functions, no I/O.
  */
 #ifndef ORDERSINK_COSMOS_BULK_H
 #define ORDERSINK_COSMOS_BULK_H
@@ -32,11 +33,40 @@ size_t cosmos_bulk_op_size(const char *pk_json, size_t body_len);
 int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json, const char *const *bodies,
                      const size_t *body_lens, size_t n);
 
+/*
+ * Operation types of a batch body, spelled as the SDKs send them (JS src/utils/batch.ts:
+ * {operationType, id, partitionKey, ifMatch, resourceBody}; .NET ItemBatchOperation).
+ */
+enum cosmos_op_type { COSMOS_OP_UPSERT, COSMOS_OP_CREATE, COSMOS_OP_READ, COSMOS_OP_REPLACE };
+
+/* One operation of a batch; the caller owns the strings. */
+struct cosmos_bulk_op {
+    enum cosmos_op_type type;
+    const char *id;      /* the document id (raw UTF-8): Read and Replace */
+    const char *pk_json; /* ["value"] */
+    const char *body;    /* Upsert, Create, Replace: the document, a JSON object */
+    size_t body_len;
+    const char *if_match; /* Replace: the _etag it requires, or NULL */
+};
+
+/* Bytes op adds to a batch body at most (for the size limit). */
+size_t cosmos_bulk_op_size_of(const struct cosmos_bulk_op *op);
+
+/*
+ * Appends to out (emptied first) the batch body of ops[0..n): for each
+ * {"operationType":"<type>"[,"id":"<id>"],"partitionKey":"<pk_json as a JSON string>"
+ *  [,"ifMatch":"<etag>"][,"resourceBody":<body>]}. Returns 0, or -1 when out of memory or an
+ * id is not valid UTF-8.
+ */
+int cosmos_bulk_ops_body(struct cosmos_buf *out, const struct cosmos_bulk_op *ops, size_t n);
+
 /* One operation's result. */
 struct cosmos_op_result {
     int status;          /* statusCode */
     int substatus;       /* subStatusCode, 0 if absent */
     long retry_after_ms; /* retryAfterMilliseconds, -1 if absent */
+    size_t doc_off;      /* resourceBody (an object): its bytes in the answer, */
+    size_t doc_len;      /* doc_len 0 if absent */
 };
 
 /* Reusable token storage of cosmos_bulk_parse (grown as needed; free with
@@ -51,9 +81,9 @@ void cosmos_tokens_free(struct cosmos_tokens *t);
 /*
  * Parses a batch answer body (JSON array, one object per operation, in request order) into
  * out[0..n), reading only each operation's statusCode, subStatusCode and
- * retryAfterMilliseconds (the local server echoes every document back: those are skipped,
- * not built). Returns 0 when it holds exactly n results each with a statusCode, else -1
- * (also when out of memory).
+ * retryAfterMilliseconds, and where its resourceBody object lies (a Read's document; the
+ * local server echoes every document back: those are skipped, not built). Returns 0 when it holds
+ * exactly n results each with a statusCode, else -1 (also when out of memory).
  */
 int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out, size_t n,
                       struct cosmos_tokens *scratch);

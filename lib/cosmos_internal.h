@@ -12,6 +12,7 @@
 #include "cosmos.h"
 #include "cosmos_auth.h"
 #include "cosmos_bulk.h"
+#include "cosmos_version.h"
 
 #define COSMOS_API_VERSION "2018-12-31"
 #define COSMOS_RESPONSE_MAX (16 * 1024 * 1024)
@@ -28,7 +29,7 @@ struct cosmos_slot {
     int saturated;          /* the concurrency limit was fully used when it started */
     size_t *idx;            /* the writes of run this request carries (cap COSMOS_BULK_MAX_OPS) */
     size_t nidx;
-    int is_batch; /* a batch request (else a single upsert) */
+    int is_batch; /* a batch request (else a single document request) */
     long retry_after_ms;
     struct cosmos_buf request;  /* batch body */
     struct cosmos_buf response; /* answer body, up to COSMOS_RESPONSE_MAX */
@@ -43,7 +44,8 @@ struct cosmos_client {
     char *docs_url, *coll_url, *pkranges_url, *coll_link;
     char *ca_file;
     long timeout_ms;
-    int bulk;                 /* send batch requests */
+    int bulk; /* send batch requests */
+    enum cosmos_write_mode mode;
     int ranges;               /* partition key ranges of the container (1 if unknown) */
     char *pk_path_configured; /* cosmos.partition_key_path, or NULL: take the container's */
     char *pk_path;            /* the container's partition key path, once read */
@@ -61,12 +63,25 @@ struct cosmos_client {
     uint32_t rng;
 };
 
+/* Signs verb on document id (link dbs/{db}/colls/{coll}/docs/{id}, the id as it is) for now
+ * into the date and authorization header lines. Returns 0 or -1. */
+int cosmos_sign_doc(struct cosmos_client *c, const char *verb, const char *id, char *date_hdr,
+                    size_t date_size, char *auth_hdr, size_t auth_size);
+
 /* Signs POST docs for the current second (cached). Returns 0 or -1. */
 int cosmos_sign_upsert(struct cosmos_client *c);
 
 /* Appends the headers every request carries. Frees h and returns NULL when out of memory. */
 struct curl_slist *cosmos_common_headers(struct curl_slist *h, const char *date_hdr,
                                          const char *auth_hdr);
+
+/*
+ * Sets up slot s for its request: a batch (s->is_batch), or one document's request of kind op
+ * (upsert, create, or a read / replace signed on the document's own link): URL, method and
+ * headers. The body is the caller's. Returns 0, or -1 when out of memory.
+ */
+int cosmos_request_setup(struct cosmos_client *c, struct cosmos_slot *s,
+                         const struct cosmos_bulk_op *op);
 
 /* x-ms-request-charge of a finished transfer, 0 if absent. */
 double cosmos_request_charge(CURL *easy);

@@ -2,7 +2,8 @@
  * cosmos_write: the write engine. Keeps the runs of writes in progress (one per batch, oldest
  * first), sends their documents as single upserts or non-atomic batch requests over the
  * client's slots within the adaptive concurrency limit, reads each operation's result, and
- * retries only what failed transiently, each write after its own backoff.
+ * retries only what failed transiently, each write after its own backoff. In versioned mode
+ * a write goes through the phases of lib/cosmos_version (Create, Read, Replace with ifMatch).
  */
 #include <poll.h>
 #include <stdio.h>
@@ -24,12 +25,30 @@ struct cosmos_run {
     unsigned char *cancelled; /* 1: fenced by cosmos_run_cancel, never sent or retried again */
     int64_t *not_before;      /* per write, monotonic ms */
     int *failures;            /* per write */
+    unsigned char *phase;     /* per write, enum cosmos_phase */
+    unsigned char *rounds;    /* per write: versioned phase changes so far */
+    char **etag;              /* per write: the _etag its Replace requires (malloc'd), or NULL */
     size_t first_open;        /* no write below this index is W_NEW or W_WAIT */
     size_t waiting;           /* writes in W_WAIT */
     size_t remaining;         /* writes not W_DONE */
     enum cosmos_result result;
     char err[512];
 };
+
+/* Frees the per-write arrays of r (r->n etags). */
+static void cosmos_run_arrays_free(struct cosmos_run *r)
+{
+    for (size_t i = 0; r->etag && i < r->n; i++)
+        free(r->etag[i]);
+    free(r->state);
+    free(r->solo);
+    free(r->cancelled);
+    free(r->not_before);
+    free(r->failures);
+    free(r->phase);
+    free(r->rounds);
+    free(r->etag);
+}
 
 struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *w, size_t n)
 {
@@ -45,12 +64,13 @@ struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *
     r->cancelled = calloc(m, 1);
     r->not_before = calloc(m, sizeof(*r->not_before));
     r->failures = calloc(m, sizeof(*r->failures));
-    if (!r->state || !r->solo || !r->cancelled || !r->not_before || !r->failures) {
-        free(r->state);
-        free(r->solo);
-        free(r->cancelled);
-        free(r->not_before);
-        free(r->failures);
+    r->phase = calloc(m, 1);
+    r->rounds = calloc(m, 1);
+    r->etag = calloc(m, sizeof(*r->etag));
+    if (!r->state || !r->solo || !r->cancelled || !r->not_before || !r->failures || !r->phase ||
+        !r->rounds || !r->etag) {
+        r->n = 0;
+        cosmos_run_arrays_free(r);
         free(r);
         return NULL;
     }
@@ -94,11 +114,7 @@ void cosmos_run_free(struct cosmos_run *r)
         r->next->prev = r->prev;
     else
         c->runs_tail = r->prev;
-    free(r->state);
-    free(r->solo);
-    free(r->cancelled);
-    free(r->not_before);
-    free(r->failures);
+    cosmos_run_arrays_free(r);
     free(r);
 }
 
@@ -131,6 +147,22 @@ static int cosmos_sendable(const struct cosmos_run *r, size_t i, int64_t now)
     return !after || after->outcome != COSMOS_PENDING;
 }
 
+/* The operation write i of run r is at: Upsert, or the phase of a versioned write. */
+static const struct cosmos_bulk_op *cosmos_op_of(const struct cosmos_client *c,
+                                                 const struct cosmos_run *r, size_t i,
+                                                 struct cosmos_bulk_op *op)
+{
+    static const enum cosmos_op_type types[] = {COSMOS_OP_CREATE, COSMOS_OP_READ,
+                                                COSMOS_OP_REPLACE};
+    const struct cosmos_write *w = &r->w[i];
+    *op = (struct cosmos_bulk_op){COSMOS_OP_UPSERT, w->id, w->pk_json, w->body, w->body_len, NULL};
+    if (c->mode == COSMOS_WRITE_VERSIONED) {
+        op->type = types[r->phase[i]];
+        op->if_match = r->phase[i] == COSMOS_PHASE_REPLACE ? r->etag[i] : NULL;
+    }
+    return op;
+}
+
 /*
  * Picks the writes of the next request of run r into s->idx: the first sendable write, then
  * (bulk) more sendable writes that fit the batch limits and, when the container has several
@@ -150,7 +182,8 @@ static size_t cosmos_pick(struct cosmos_client *c, struct cosmos_run *r, int64_t
     if (first == r->n)
         return 0;
     s->idx[s->nidx++] = first;
-    bytes += cosmos_bulk_op_size(r->w[first].pk_json, r->w[first].body_len);
+    struct cosmos_bulk_op op;
+    bytes += cosmos_bulk_op_size_of(cosmos_op_of(c, r, first, &op));
     if (!c->bulk || r->solo[first])
         return s->nidx;
     for (size_t i = first + 1; i < r->n && s->nidx < COSMOS_BULK_MAX_OPS; i++) {
@@ -158,76 +191,41 @@ static size_t cosmos_pick(struct cosmos_client *c, struct cosmos_run *r, int64_t
             continue;
         if (c->ranges > 1 && strcmp(r->w[i].pk_json, r->w[first].pk_json) != 0)
             continue;
-        size_t op = cosmos_bulk_op_size(r->w[i].pk_json, r->w[i].body_len);
-        if (bytes + op > COSMOS_BULK_MAX_BYTES)
+        size_t size = cosmos_bulk_op_size_of(cosmos_op_of(c, r, i, &op));
+        if (bytes + size > COSMOS_BULK_MAX_BYTES)
             break;
-        bytes += op;
+        bytes += size;
         s->idx[s->nidx++] = i;
     }
     return s->nidx;
 }
 
-/* Builds the headers of slot s for its request (single upsert or batch). */
-static int cosmos_request_headers(struct cosmos_client *c, struct cosmos_slot *s,
-                                  const struct cosmos_write *w)
-{
-    curl_slist_free_all(s->headers);
-    s->headers = cosmos_common_headers(curl_slist_append(NULL, "Content-Type: application/json"),
-                                       c->date_hdr, c->auth_hdr);
-    /* Prefer: return=minimal is what the SDKs send for EnableContentResponseOnWrite=false:
-     * the service answers without echoing the documents (the local server ignores it). */
-    static const char *const batch[] = {
-        "x-ms-cosmos-is-batch-request: True", "x-ms-cosmos-batch-atomic: False",
-        "x-ms-cosmos-batch-continue-on-error: True", "Prefer: return=minimal", NULL};
-    static const char *const single[] = {"x-ms-documentdb-is-upsert: True",
-                                         "Prefer: return=minimal", NULL};
-    char pk_hdr[2200];
-    if (!s->is_batch) {
-        if (snprintf(pk_hdr, sizeof(pk_hdr), "x-ms-documentdb-partitionkey: %s", w->pk_json) >=
-            (int)sizeof(pk_hdr))
-            return -1;
-        s->headers = s->headers ? curl_slist_append(s->headers, pk_hdr) : NULL;
-    }
-    for (const char *const *h = s->is_batch ? batch : single; s->headers && *h; h++) {
-        struct curl_slist *n = curl_slist_append(s->headers, *h);
-        if (!n) {
-            curl_slist_free_all(s->headers);
-            s->headers = NULL;
-        } else {
-            s->headers = n;
-        }
-    }
-    return s->headers ? 0 : -1;
-}
-
 /* Starts the request for r's writes s->idx[0..nidx). Returns 0, or -1 when out of memory. */
 static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct cosmos_slot *s)
 {
-    const struct cosmos_write *first = &r->w[s->idx[0]];
+    struct cosmos_bulk_op ops[COSMOS_BULK_MAX_OPS];
     s->is_batch = c->bulk && !r->solo[s->idx[0]];
-    if (cosmos_sign_upsert(c) != 0 || cosmos_request_headers(c, s, first) != 0)
+    for (size_t k = 0; k < s->nidx; k++) {
+        cosmos_op_of(c, r, s->idx[k], &ops[k]);
+        c->stats.reads += ops[k].type == COSMOS_OP_READ;
+    }
+    if (cosmos_request_setup(c, s, &ops[0]) != 0)
         return -1;
-    const char *body = first->body;
-    size_t len = first->body_len;
+    const char *body = ops[0].body;
+    size_t len = ops[0].body_len;
     if (s->is_batch) {
-        const char *pks[COSMOS_BULK_MAX_OPS], *bodies[COSMOS_BULK_MAX_OPS];
-        size_t lens[COSMOS_BULK_MAX_OPS];
-        for (size_t k = 0; k < s->nidx; k++) {
-            pks[k] = r->w[s->idx[k]].pk_json;
-            bodies[k] = r->w[s->idx[k]].body;
-            lens[k] = r->w[s->idx[k]].body_len;
-        }
-        if (cosmos_bulk_body(&s->request, pks, bodies, lens, s->nidx) != 0)
+        if (cosmos_bulk_ops_body(&s->request, ops, s->nidx) != 0)
             return -1;
         body = s->request.data;
         len = s->request.len;
     }
     s->retry_after_ms = -1;
     s->response.len = 0;
-    curl_easy_setopt(s->easy, CURLOPT_URL, c->docs_url);
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (s->is_batch || ops[0].type != COSMOS_OP_READ) {
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
     if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK)
         return -1;
     s->busy = 1;
@@ -292,13 +290,90 @@ static void cosmos_again(struct cosmos_client *c, struct cosmos_run *r, size_t i
         r->first_open = i;
 }
 
-/* Applies one operation's (or a single request's) status to write i. */
+/* Most phase changes one versioned write may go through (each is another writer's doing). */
+#define COSMOS_VERSION_ROUNDS 32
+
+/* Moves versioned write i to phase, due at once (etag: what a Replace requires, or NULL). */
+static void cosmos_turn(struct cosmos_run *r, size_t i, enum cosmos_phase phase, const char *etag)
+{
+    if (r->cancelled[i]) {
+        cosmos_done(r, i, COSMOS_CANCELLED);
+        return;
+    }
+    char *copy = etag ? strdup(etag) : NULL;
+    if ((etag && !copy) || ++r->rounds[i] > COSMOS_VERSION_ROUNDS) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "cosmos: versioned write of id %s: %s", r->w[i].id,
+                 copy ? "the document kept changing (412/409/404 32 times)" : "out of memory");
+        free(copy);
+        cosmos_run_fail(r, COSMOS_GAVE_UP, msg);
+        return;
+    }
+    free(r->etag[i]);
+    r->etag[i] = copy;
+    r->phase[i] = (unsigned char)phase;
+    r->not_before[i] = 0;
+    r->state[i] = W_WAIT;
+    r->waiting++;
+    if (i < r->first_open)
+        r->first_open = i;
+}
+
+/*
+ * Versioned mode: applies the answer (status, and for a Read the stored document
+ * doc[0..doc_len)) to write i. Returns 1 when settled, 0 when the retry policy decides.
+ */
+static int cosmos_settle_versioned(struct cosmos_client *c, struct cosmos_run *r, size_t i,
+                                   int status, const char *doc, size_t doc_len)
+{
+    const struct cosmos_write *w = &r->w[i];
+    enum cosmos_phase phase = r->phase[i];
+    struct cosmos_stored st = {0};
+    int superseded = 0;
+    if (phase == COSMOS_PHASE_READ && status == 200) {
+        if (cosmos_version_read(doc, doc_len, &st) != 0) {
+            cosmos_again(c, r, i, 0, -1, "stored document without a readable _etag");
+            return 1;
+        }
+        superseded =
+            cosmos_version_superseded(&st, w->topic ? w->topic : "", w->partition, w->offset);
+    }
+    c->stats.conflicts += phase == COSMOS_PHASE_WRITE && status == 409;
+    c->stats.precondition_failed += phase == COSMOS_PHASE_REPLACE && status == 412;
+    switch (cosmos_version_next(phase, status, superseded)) {
+    case COSMOS_NEXT_WRITTEN:
+        cosmos_done(r, i, COSMOS_WRITTEN);
+        return 1;
+    case COSMOS_NEXT_SUPERSEDED:
+        c->stats.superseded++;
+        cosmos_done(r, i, COSMOS_WRITTEN);
+        return 1;
+    case COSMOS_NEXT_READ:
+        cosmos_turn(r, i, COSMOS_PHASE_READ, NULL);
+        return 1;
+    case COSMOS_NEXT_REPLACE:
+        cosmos_turn(r, i, COSMOS_PHASE_REPLACE, st.etag);
+        return 1;
+    case COSMOS_NEXT_CREATE:
+        cosmos_turn(r, i, COSMOS_PHASE_WRITE, NULL);
+        return 1;
+    case COSMOS_NEXT_CLASSIFY:
+        break;
+    }
+    return 0;
+}
+
+/* Applies one operation's (or a single request's) status to write i; doc[0..doc_len) is the
+ * document the answer carries, if any. */
 static void cosmos_settle(struct cosmos_client *c, struct cosmos_run *r, size_t i, int status,
-                          long retry_after_ms, const char *message)
+                          long retry_after_ms, const char *message, const char *doc, size_t doc_len)
 {
     struct cosmos_write *w = &r->w[i];
     char why[320];
     w->status = status;
+    if (c->mode == COSMOS_WRITE_VERSIONED && status != 0 &&
+        cosmos_settle_versioned(c, r, i, status, doc, doc_len))
+        return;
     switch (retry_classify(status, status == 0)) {
     case RETRY_DONE:
         cosmos_done(r, i, COSMOS_WRITTEN);
@@ -337,7 +412,8 @@ static int cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r, st
                  ops[k].substatus);
         c->stats.throttled += ops[k].status == 429;
         throttled |= ops[k].status == 429;
-        cosmos_settle(c, r, s->idx[k], ops[k].status, ops[k].retry_after_ms, msg);
+        cosmos_settle(c, r, s->idx[k], ops[k].status, ops[k].retry_after_ms, msg,
+                      s->response.data + ops[k].doc_off, ops[k].doc_len);
     }
     return throttled;
 }
@@ -369,7 +445,8 @@ static int cosmos_finish_writes(struct cosmos_client *c, struct cosmos_run *r,
                 r->first_open = s->idx[k];
             continue;
         }
-        cosmos_settle(c, r, s->idx[k], (int)status, s->retry_after_ms, msg);
+        cosmos_settle(c, r, s->idx[k], (int)status, s->retry_after_ms, msg, s->response.data,
+                      s->response.len);
     }
     return status == 429;
 }

@@ -202,6 +202,9 @@ static void metrics_render_cosmos(struct metrics_text *t, const struct metrics *
                (double)m->cosmos.throttled);
     mt_counter(t, "ordersink_cosmos_retries_total", "Cosmos writes retried",
                (double)m->cosmos.retries);
+    mt_counter(t, "ordersink_cosmos_superseded_total",
+               "Versioned writes not made: Cosmos already held that version or a newer one",
+               (double)m->cosmos.superseded);
     mt_gauge(t, "ordersink_cosmos_in_flight_requests", "Cosmos requests on the wire",
              atomic_load(&m->live.cosmos.in_flight));
     mt_gauge(t, "ordersink_cosmos_concurrency_limit", "Adaptive limit of Cosmos requests in flight",

@@ -238,7 +238,10 @@ static int pipeline_plan(struct pipeline *p, struct pipeline_batch *pb)
                                               .pk_json = d->pk_json,
                                               .body = d->body,
                                               .body_len = d->body_len,
-                                              .after = pipeline_predecessor(p, d->pk_json, d->id)};
+                                              .after = pipeline_predecessor(p, d->pk_json, d->id),
+                                              .topic = rd_kafka_topic_name(pb->e[i].msg->rkt),
+                                              .partition = pb->e[i].msg->partition,
+                                              .offset = pb->e[i].msg->offset};
         pb->key_write[ki++] = pb->nw;
         pb->write_entry[pb->nw++] = i;
     }

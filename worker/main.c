@@ -95,7 +95,8 @@ static void worker_log_progress(struct pipeline *p, int open)
         LF_INT("cosmos_requests", cs->requests), LF_INT("cosmos_retries", cs->retries),
         LF_INT("cosmos_throttled", cs->throttled), LF_DBL("request_units", cs->request_units),
         LF_INT("concurrency_limit", cs->concurrency_limit),
-        LF_INT("concurrency_cuts", cs->limit_cuts), LF_INT("batches_in_flight", p->in_flight));
+        LF_INT("concurrency_cuts", cs->limit_cuts), LF_INT("batches_in_flight", p->in_flight),
+        LF_INT("superseded", cs->superseded), LF_INT("cosmos_reads", cs->reads));
 }
 
 /* Handles a consumer event that carries an error. Returns 1 when the worker must stop. */
@@ -216,6 +217,8 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
         .live = &metrics->live.cosmos,
         .bulk = (int)c->cosmos_bulk,
         .partition_key_path = c->cosmos_partition_key_path,
+        .write_mode = strcmp(c->cosmos_write_mode, "upsert") == 0 ? COSMOS_WRITE_UPSERT
+                                                                  : COSMOS_WRITE_VERSIONED,
     };
     if (worker_stop)
         return 0; /* stopped while starting: nothing read, nothing to commit */

@@ -18,7 +18,9 @@ Redeliveries = document writes answered 200/201 by the rig's Cosmos front - vali
 (the worker coalesces versions of one order within a batch, so this can be negative).
 
 Scenarios: kill9, cosmos-down, throttle, slow-sink, broker-restart, rescale-range, rescale-coop
-(or "rescale" for both), sigterm, netcut. Exit code 1 if any scenario fails; the last line is
+(or "rescale" for both), sigterm, netcut, zombie (a worker frozen with SIGSTOP while another takes
+over, then resumed: no document may end older than its newest version, no committed offset may
+go backwards; --write-mode upsert shows the failure versioned writes prevent). Exit code 1 if any scenario fails; the last line is
 "N passed, M failed".
 """
 import argparse
@@ -313,10 +315,10 @@ class Ctx:
         self.procs.clear()
 
     # ---------- per scenario ----------
-    def new_pipeline(self, name):
+    def new_pipeline(self, name, partitions=PARTITIONS):
         u = uuid.uuid4().hex[:6]
         topic, group, coll = f"rel-{name}-{u}", f"rel-{name}-g-{u}", f"rel-{name}-{u}"
-        self.rig.create_topic(topic, PARTITIONS)
+        self.rig.create_topic(topic, partitions)
         self.rig.create_topic(topic + ".dlq", 1)
         self.rig.create_container(DB, coll)
         self.scen_dir = os.path.join(self.run_dir, name)
@@ -332,6 +334,8 @@ class Ctx:
                     "ORDERSINK_SHUTDOWN_TIMEOUT_MS": str(SHUTDOWN_TIMEOUT_MS)})
         if self.args.bulk != "default":
             env["ORDERSINK_COSMOS_BULK"] = self.args.bulk
+        if self.args.write_mode != "default":
+            env["ORDERSINK_COSMOS_WRITE_MODE"] = self.args.write_mode
         env.update({k: str(v) for k, v in extra.items()})
         return env
 
@@ -814,6 +818,131 @@ def s_netcut(ctx, notes, failures):
     return row
 
 
+class CommitSampler:
+    """Samples the group's committed offsets every `period` s through one open client and records every
+    decrease of a partition's committed offset (a commit that moved the group backwards)."""
+
+    def __init__(self, ctx, group, topic, period=0.2):
+        from confluent_kafka import Consumer, TopicPartition
+        self.c = Consumer({"bootstrap.servers": ctx.rig.bootstrap, "group.id": group, "enable.auto.commit": False})
+        parts = self.c.list_topics(topic, timeout=10).topics[topic].partitions
+        self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        self.period, self.samples, self.backward, self.last = period, 0, [], {}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                for tp in self.c.committed(self.tps, timeout=5):
+                    if tp.offset < 0:
+                        continue
+                    prev = self.last.get(tp.partition)
+                    if prev is not None and tp.offset < prev:
+                        self.backward.append((tp.partition, prev, tp.offset))
+                    self.last[tp.partition] = tp.offset
+                self.samples += 1
+            except Exception as e:  # a sample lost to a slow broker is not a finding
+                log(f"  commit sample failed: {e}")
+            self._stop.wait(self.period)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join(10)
+        self.c.close()
+
+
+def produce_versions(ctx, topic, ids, versions):
+    """Version 1 of every order, then version 2 of every order, ...: each order's newest version comes
+    last, long after the older ones. Keyed by customerId, so an order's versions share a partition."""
+    p = Producer({"bootstrap.servers": ctx.rig.bootstrap, "acks": "all", "enable.idempotence": True,
+                  "linger.ms": 5})
+    for v in range(1, versions + 1):
+        for i in range(ids):
+            cust = f"zc{i % 50}"
+            p.produce(topic, key=cust.encode(), value=json.dumps(
+                {"orderId": f"z{i}", "customerId": cust, "version": v, "amount": i * 100 + v}).encode())
+        p.poll(0)
+    if p.flush(60):
+        raise RuntimeError("versions not all delivered")
+
+
+def zombie_round(ctx, k, bulk, partitions, notes, failures):
+    """One freeze: worker A writes with several batches in flight and Cosmos answering in 100-1000 ms,
+    is frozen (SIGSTOP) for >= 24 s - past its 6 s session timeout - while worker B takes the partitions
+    over and writes every order up to its newest version; then A resumes (SIGCONT). Odd rounds also hold
+    the writes A sends in the second before the freeze for 20 s at the front (requests already on the
+    wire that Cosmos applies late, after B's: no fence can recall them)."""
+    t0 = time.monotonic()
+    name = f"zombie-{k}"
+    topic, group, coll = ctx.new_pipeline(name, partitions)
+    ids, versions = (300, 10) if bulk else (200, 4)
+    produce_versions(ctx, topic, ids, versions)
+    ctx.rig.set_faults(delay_ms=100, delay_jitter_ms=900)
+    env = ctx.worker_env(topic, group, coll, ORDERSINK_KAFKA_SESSION_TIMEOUT_MS=6000,
+                         ORDERSINK_PIPELINE_MAX_BATCHES=8, ORDERSINK_BATCH_MAX_COUNT=25 if bulk else 10,
+                         ORDERSINK_COSMOS_BULK=int(bulk), ORDERSINK_COSMOS_MAX_IN_FLIGHT=64)
+    sampler = CommitSampler(ctx, group, topic)
+    a = ctx.slot(env, "a")
+    deadline = time.monotonic() + 60
+    while not any(sampler.last.values()) and time.monotonic() < deadline:  # A is writing and committing
+        time.sleep(0.1)
+    held = k % 2 == 1
+    if held:
+        ctx.rig.set_faults(delay_ms=20000)
+        time.sleep(1.0)
+    else:
+        time.sleep(random.uniform(0.2, 1.0))
+    a.proc.send_signal(signal.SIGSTOP)
+    stopped = time.monotonic()
+    ctx.rig.set_faults(delay_ms=100, delay_jitter_ms=900)
+    b = ctx.slot(env, "b")
+    hw = ctx.rig.high_watermarks(topic)
+    while time.monotonic() - stopped < 24 or not all(sampler.last.get(p) == h for p, h in hw.items()):
+        if time.monotonic() - stopped > 180:
+            failures.append(f"round {k}: B did not reach the end of the topic in 180 s: {sampler.last} vs {hw}")
+            break
+        time.sleep(0.2)
+    frozen = time.monotonic() - stopped
+    a.proc.send_signal(signal.SIGCONT)
+    time.sleep(12)  # A finds out, rejoins; whatever it still writes or commits lands now
+    ctx.rig.reset_faults()
+    rc_a, _ = ctx.stop_slot(a)
+    rc_b, _ = ctx.stop_slot(b)
+    sampler.stop()
+    stats = ctx.rig.stats()
+    row = verify(ctx, name, topic, group, coll, set(), t0, notes, failures)
+    if sampler.backward:
+        failures.append(f"round {k}: committed offsets went backwards {sampler.backward[:5]}")
+    ops = stats.get("ops", {})
+    log(f"  round {k}: {'bulk' if bulk else 'single'}, {partitions} partition(s), A frozen {frozen:.0f}s"
+        f"{', its last writes held 20 s' if held else ''}; "
+        f"stale/missing {row['missing']}, backward commits {len(sampler.backward)} in {sampler.samples} samples; "
+        f"exits A {rc_a} B {rc_b}; superseded-type answers: "
+        f"{ {o: n for o, n in ops.items() if o.split()[1] in ('409', '412')} }")
+    row.update(backward=len(sampler.backward), samples=sampler.samples)
+    return row
+
+
+@scenario
+def s_zombie(ctx, notes, failures):
+    t0 = time.monotonic()
+    rounds = ctx.args.rounds or (4 if ctx.args.quick else 10)
+    modes = [(b, p) for b in ((True, False) if ctx.args.bulk == "default" else (ctx.args.bulk == "1",))
+             for p in (1, 2) for _ in (0, 1)]  # each mode with and without held writes
+    rows = [zombie_round(ctx, k, *modes[k % len(modes)], notes, failures) for k in range(rounds)]
+    total = {c: sum(r.get(c, 0) for r in rows) for c in
+             ("produced", "valid", "orders", "docs", "distinct", "missing", "dups", "writes", "backward", "samples")}
+    total["redeliv"] = total["writes"] - total["valid"]
+    total["dlq"] = "0/0+0"
+    notes.append(f"{rounds} rounds (bulk and single, 1 and 2 partitions, odd rounds with A's last writes held 20 s), "
+                 f"A frozen >= 24 s with 8 batches in flight, writes answered in 100-1000 ms; {total['missing']} stale or missing documents, "
+                 f"{total['backward']} backward commits in {total['samples']} commit samples; "
+                 f"write mode {ctx.args.write_mode}")
+    return dict(scenario="zombie", restarts=0, wall=time.monotonic() - t0, **total)
+
+
 # ---------------------------------------------------------------- main
 COLS = [("scenario", "{:<15}"), ("produced", "{:>8}"), ("valid", "{:>7}"), ("orders", "{:>7}"), ("docs", "{:>7}"),
         ("distinct", "{:>8}"), ("missing", "{:>7}"), ("dups", "{:>5}"), ("writes", "{:>7}"), ("redeliv", "{:>7}"),
@@ -840,6 +969,10 @@ def main():
     ap.add_argument("--producer", default=os.path.join(REPO, "bin", "producer"))
     ap.add_argument("--bulk", choices=("default", "0", "1"), default="default",
                     help="ORDERSINK_COSMOS_BULK for the workers (0 = single upserts: exact per-document write counts)")
+    ap.add_argument("--write-mode", choices=("default", "versioned", "upsert"), default="default",
+                    help="ORDERSINK_COSMOS_WRITE_MODE for the workers (upsert: the unsafe mode, zombie fails)")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="zombie: freeze/resume rounds (default 4 with --quick, else 10)")
     ap.add_argument("--seed", type=int, default=None, help="seed of the fault timing (default random, printed)")
     args = ap.parse_args()
 

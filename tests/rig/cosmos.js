@@ -12,6 +12,7 @@ const crypto = require("crypto");
 const fs = require("fs");
 const http = require("http");
 const https = require("https");
+const conditional = require("./conditional");
 
 // ---------- master-key signature (RIG.md "Cosmos DB REST") ----------
 function sign(key, verb, resourceType, resourceLink, date) {
@@ -90,7 +91,7 @@ function opt(name, env) {
 // containers written only through the front, without a query that scans them all.
 // tracked: kafka.offset of every acknowledged write of the document whose id is faults.track_id,
 // in the order the backend answered them (it applies writes one at a time).
-const stats = () => ({ requests: 0, by_status: {}, auth_failures: 0, throttled: 0, injected_503: 0, dropped: 0, delayed: 0, rejected: 0, doc_writes: 0, doc_creates: 0, tracked: [] });
+const stats = () => ({ requests: 0, by_status: {}, auth_failures: 0, throttled: 0, injected_503: 0, dropped: 0, delayed: 0, rejected: 0, doc_writes: 0, doc_creates: 0, tracked: [], ops: {} });
 
 // Offsets of the acknowledged writes of document `id` in one write request and its answer.
 function trackedOffsets(req, reqBody, status, data, id) {
@@ -107,31 +108,6 @@ function trackedOffsets(req, reqBody, status, data, id) {
   }
 }
 
-// A successful write answer without the documents: no body for a single write, each batch
-// operation's result without its resourceBody.
-function minimalWriteAnswer(req, data) {
-  if (String(req.headers["x-ms-cosmos-is-batch-request"]).toLowerCase() !== "true") return Buffer.alloc(0);
-  try {
-    const ops = JSON.parse(data.toString());
-    if (!Array.isArray(ops)) return data;
-    return Buffer.from(JSON.stringify(ops.map(({ resourceBody, ...rest }) => rest)));
-  } catch (e) {
-    return data;
-  }
-}
-
-// Documents a successful write answer acknowledges: [written, created].
-function docsWritten(req, status, data) {
-  if (status < 200 || status >= 300) return [0, 0];
-  if (String(req.headers["x-ms-cosmos-is-batch-request"]).toLowerCase() !== "true") return [1, status === 201 ? 1 : 0];
-  try {
-    const ops = JSON.parse(data.toString());
-    if (!Array.isArray(ops)) return [0, 0];
-    return [ops.filter((o) => o && o.statusCode < 300).length, ops.filter((o) => o && o.statusCode === 201).length];
-  } catch (e) {
-    return [0, 0];
-  }
-}
 let counters = stats();
 let faults = {};
 let faultTimer = null;
@@ -215,7 +191,9 @@ function main() {
       }
     }
 
-    const headers = { ...req.headers, "content-length": body.length };
+    const docRequest = resourceOf(pathname)[0] === "docs" && String(req.headers["x-ms-documentdb-isquery"]).toLowerCase() !== "true" &&
+      (isWrite || pathname.split("/").filter(Boolean).length % 2 === 0);
+    const headers = conditional.backendHeaders(req, docRequest ? "doc" : "feed", { ...req.headers, "content-length": body.length });
     delete headers.connection; delete headers["transfer-encoding"]; delete headers["keep-alive"];
     const breq = https.request({ host: "127.0.0.1", port: backendPort, method: req.method, path: req.url, headers, agent }, (bres) => {
       const out = [];
@@ -225,17 +203,18 @@ function main() {
         if (pathname === "/") data = Buffer.from(data.toString().split(`:${backendPort}/`).join(`:${frontPort}/`));
         // Prefer: return=minimal (the SDKs' EnableContentResponseOnWrite=false): the service
         // answers a write without echoing the document; the local server always echoes it.
-        if (isWrite && req.method === "POST" && bres.statusCode < 300 && /return=minimal/i.test(req.headers.prefer || "")) {
-          data = minimalWriteAnswer(req, data);
+        if (docRequest && bres.statusCode < 300 && /return=minimal/i.test(req.headers.prefer || "")) {
+          data = conditional.minimalAnswer(req, body, data);
         }
         const h = { ...bres.headers, "content-length": data.length };
         delete h.connection; delete h["transfer-encoding"]; delete h["keep-alive"];
         if (!h["x-ms-request-charge"]) h["x-ms-request-charge"] = "1";
         counters.by_status[bres.statusCode] = (counters.by_status[bres.statusCode] || 0) + 1;
-        if (isWrite && req.method === "POST" && String(req.headers["x-ms-documentdb-isquery"]).toLowerCase() !== "true") {
-          const [written, created] = docsWritten(req, bres.statusCode, data);
+        if (docRequest) {
+          const [written, created] = conditional.docsWritten(req, body, bres.statusCode, data);
           counters.doc_writes += written;
           counters.doc_creates += created;
+          conditional.countOperations(counters.ops, req, body, bres.statusCode, data);
         }
         partitions.landed(req, bres.statusCode, data);
         if (isWrite && faults.track_id) counters.tracked.push(...trackedOffsets(req, body, bres.statusCode, data, faults.track_id));

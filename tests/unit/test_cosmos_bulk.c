@@ -106,6 +106,47 @@ START_TEST(test_body_escapes_partition_key)
 }
 END_TEST
 
+START_TEST(test_versioned_operations)
+{
+    /* Create, Read and Replace with ifMatch as the SDKs serialise them (JS utils/batch.ts):
+     * the id as a JSON string (non-ASCII escaped), the etag's quotes escaped. */
+    struct cosmos_buf b = {0};
+    struct cosmos_bulk_op ops[] = {
+        {COSMOS_OP_CREATE, "o1", "[\"c1\"]", "{\"id\":\"o1\"}", 11, NULL},
+        {COSMOS_OP_READ, "o\xc3\xa9\"2", "[\"c2\"]", NULL, 0, NULL},
+        {COSMOS_OP_REPLACE, "o3", "[3]", "{\"id\":\"o3\"}", 11, "\"00-ab\""},
+    };
+    ck_assert_int_eq(cosmos_bulk_ops_body(&b, ops, 3), 0);
+    ck_assert_str_eq(b.data,
+                     "[{\"operationType\":\"Create\",\"partitionKey\":\"[\\\"c1\\\"]\","
+                     "\"resourceBody\":{\"id\":\"o1\"}},"
+                     "{\"operationType\":\"Read\",\"id\":\"o\\u00e9\\\"2\","
+                     "\"partitionKey\":\"[\\\"c2\\\"]\"},"
+                     "{\"operationType\":\"Replace\",\"id\":\"o3\",\"partitionKey\":\"[3]\","
+                     "\"ifMatch\":\"\\\"00-ab\\\"\",\"resourceBody\":{\"id\":\"o3\"}}]");
+    size_t max = 2;
+    for (int i = 0; i < 3; i++)
+        max += cosmos_bulk_op_size_of(&ops[i]);
+    ck_assert_uint_le(b.len + 1, max);
+    cosmos_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_parse_read_document_span)
+{
+    const char *body = "[{\"statusCode\":409,\"requestCharge\":1},"
+                       "{\"statusCode\":200,\"resourceBody\":{\"id\":\"o1\",\"_etag\":\"e\"}}]";
+    struct cosmos_op_result r[2];
+    ck_assert_int_eq(parse(body, r, 2), 0);
+    ck_assert_int_eq(r[0].status, 409);
+    ck_assert_uint_eq(r[0].doc_len, 0);
+    ck_assert_int_eq(r[1].status, 200);
+    ck_assert_uint_eq(r[1].doc_len, strlen("{\"id\":\"o1\",\"_etag\":\"e\"}"));
+    ck_assert_int_eq(memcmp(body + r[1].doc_off, "{\"id\":\"o1\",\"_etag\":\"e\"}", r[1].doc_len),
+                     0);
+}
+END_TEST
+
 static Suite *cosmos_bulk_suite(void)
 {
     Suite *s = suite_create("cosmos_bulk");
@@ -114,9 +155,11 @@ static Suite *cosmos_bulk_suite(void)
     tcase_add_test(tc, test_parse_throttled_operation);
     tcase_add_test(tc, test_parse_rejects_malformed);
     tcase_add_test(tc, test_parse_large_answer_grows_scratch);
+    tcase_add_test(tc, test_parse_read_document_span);
     suite_add_tcase(s, tc);
     tc = tcase_create("body");
     tcase_add_test(tc, test_body_escapes_partition_key);
+    tcase_add_test(tc, test_versioned_operations);
     suite_add_tcase(s, tc);
     return s;
 }
