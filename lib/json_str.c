@@ -312,7 +312,15 @@ static int jstr_decimal_parse(const char *s, size_t len, struct jstr_decimal *d)
         if (!seen_point)
             point++;
     }
-    long e = i < len ? strtol(s + i + 1, NULL, 10) : 0;
+    /* The exponent, saturated: beyond +-10^6 a double is 0 or infinite anyway, and the sum
+     * below must not overflow (1e9223372036854775807 is a valid JSON number). */
+    long e = 0;
+    int e_negative = i + 1 < len && s[i + 1] == '-';
+    for (size_t k = i + 1; k < len; k++)
+        if (s[k] >= '0' && s[k] <= '9' && e < 1000000)
+            e = e * 10 + (s[k] - '0');
+    if (e_negative)
+        e = -e;
     while (d->n > 0 && d->digits[d->n - 1] == '0')
         d->n--;
     d->exp10 = point - 1 + e;

@@ -90,11 +90,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         /* A loaded worker config has what the worker dereferences without checking. */
         CHECK(c.kafka_bootstrap_servers && c.kafka_topic && c.kafka_group_id && c.cosmos_endpoint &&
-                  c.cosmos_key && c.cosmos_database && c.cosmos_container &&
-                  c.cosmos_partition_key_path && c.order_id_field && c.dlq_topic &&
-                  c.kafka_security_protocol && c.log_level && c.metrics_bind,
+                  c.cosmos_key && c.cosmos_database && c.cosmos_container && c.order_id_field &&
+                  c.dlq_topic && c.kafka_security_protocol && c.log_level && c.metrics_bind,
               "a required setting is NULL after a successful load");
-        CHECK(c.cosmos_partition_key_path[0] == '/', "pk path %s", c.cosmos_partition_key_path);
+        /* Optional (read from the container when unset); when set, a path. */
+        CHECK(!c.cosmos_partition_key_path || c.cosmos_partition_key_path[0] == '/', "pk path %s",
+              c.cosmos_partition_key_path);
         for (size_t i = 0; i < c.librdkafka_count; i++)
             CHECK(c.librdkafka[i].name && c.librdkafka[i].value, "passthrough %zu", i);
         CHECK(cfg_librdkafka_get(&c, "client.id") != NULL, "env passthrough lost");

@@ -73,6 +73,35 @@ START_TEST(test_number_grammar)
 }
 END_TEST
 
+START_TEST(test_number_fits_double)
+{
+    const char *fits[] = {"0",
+                          "-0",
+                          "5.5",
+                          "0.1",
+                          "19.99",
+                          "1e3",
+                          "9007199254740992",
+                          "0.30000000000000004",
+                          "5e-324",
+                          "1e308",
+                          "0e999999999999999999"};
+    const char *not_fits[] = {"9007199254740993",
+                              "1e400",
+                              "1e-400",
+                              "4.9e-324",
+                              "0.1000000000000000001",
+                              "1e9223372036854775807",
+                              "-1e-9223372036854775808",
+                              "123456789012345678901"};
+    for (size_t i = 0; i < sizeof(fits) / sizeof(fits[0]); i++)
+        ck_assert_msg(jstr_number_fits_double(fits[i], strlen(fits[i])), "%s", fits[i]);
+    for (size_t i = 0; i < sizeof(not_fits) / sizeof(not_fits[0]); i++)
+        ck_assert_msg(!jstr_number_fits_double(not_fits[i], strlen(not_fits[i])), "%s",
+                      not_fits[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_str");
@@ -81,6 +110,7 @@ int main(void)
     tcase_add_test(tc, test_decode_refuses_what_json_refuses);
     tcase_add_test(tc, test_encode_ascii_as_the_sdks);
     tcase_add_test(tc, test_number_grammar);
+    tcase_add_test(tc, test_number_fits_double);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
