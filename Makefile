@@ -50,8 +50,8 @@ APT_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 # command=packages
 APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
-.PHONY: all deps deps-system librdkafka rdkafka-flags FORCE unit property e2e test demo bench format \
-        format-check clean deploy-test fuzz reliability monitoring-test
+.PHONY: all deps deps-system librdkafka rdkafka-flags FORCE unit property rig-test e2e test demo bench \
+        format format-check clean deploy-test fuzz reliability monitoring-test e2e-kafka39
 all: bin/worker bin/producer
 
 # Objects are rebuilt when the librdkafka they were compiled against changes (mode file: which
@@ -116,11 +116,21 @@ unit: $(UNIT_BIN) $(UNIT_ASAN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 	@set -e; for t in $(UNIT_ASAN); do echo "== $$t (ASan+UBSan)"; \
 	  ASAN_OPTIONS=detect_leaks=1 CK_FORK=no $$t; done
-	node --test tests/rig/epk.test.js
+	node --test tests/rig/epk.test.js tests/rig/partitioning.test.js
+
+# The rig's Cosmos front enforcing the partitioning contract (docs/rig-partitioning.md), over HTTP
+# and with the official @azure/cosmos SDK's bulk API as the referee (about 20 s, no Kafka).
+rig-test:
+	node --test tests/rig/partition_front.test.js tests/rig/sdk-referee.test.js
 
 # Property tests: lib/order against Python's json module as an independent parser.
 property: build/asan/order_cli
 	$(PYTEST) -q tests/property
+
+# The Kafka security tests (SCRAM-SHA-512, PLAIN with an Event Hubs connection string, mTLS, wrong
+# credentials) again on a Kafka 3.9.1 broker; `make e2e` runs everything on 4.4.0.
+e2e-kafka39: all
+	RIG_KAFKA_VERSION=3.9.1 $(PYTEST) -v -x tests/e2e/test_security.py
 
 e2e: all build/asan/worker
 	$(PYTEST) -v -x tests/e2e
@@ -128,8 +138,8 @@ e2e: all build/asan/worker
 # Everything CI runs: build, unit tests (plain and ASan+UBSan), end-to-end tests on the real
 # rig, the deployment checks, a short fuzz run, and the reliability scenarios at reduced size.
 test: deps
-	$(MAKE) format-check all unit property
-	$(MAKE) e2e
+	$(MAKE) format-check all unit property rig-test
+	$(MAKE) e2e e2e-kafka39
 	$(MAKE) deploy-test monitoring-test
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) reliability RELIABILITY_ARGS=--quick
@@ -157,7 +167,7 @@ reliability: deps
 	$(MAKE) all
 	$(VENV)/bin/python tests/reliability/run.py $(RELIABILITY_ARGS)
 
-# Benchmarks: one table, ratios against floors measured in the same run (see README).
+# Benchmarks: one table, ratios against floors measured in the same run (see docs/benchmarks.md).
 BENCH_ARGS ?=
 bench: deps
 	$(MAKE) all

@@ -78,7 +78,7 @@ int cfg_load(struct cfg *c, const char *path, enum cfg_program program, char *er
 /* Prints every setting as `key = value  # ENV_VAR, source`, secrets redacted. */
 void cfg_print(const struct cfg *c, FILE *out);
 
-/* Prints the settings table in Markdown (README source of truth). */
+/* Prints the settings table in Markdown (docs/configuration.md is checked against it). */
 void cfg_print_markdown(FILE *out);
 
 void cfg_free(struct cfg *c);

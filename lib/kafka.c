@@ -185,15 +185,6 @@ static void kafka_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason,
             LF_STR("error", reason));
 }
 
-static int kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
-{
-    (void)rk;
-    struct kafka_consumer_hooks *hooks = opaque;
-    if (hooks->on_stats)
-        hooks->on_stats(json, len, hooks->opaque);
-    return 0; /* librdkafka frees json */
-}
-
 rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks, char *err,
                                size_t errsz)
 {
@@ -225,13 +216,6 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
         hooks->offsets_retry_ms = KAFKA_OFFSETS_RETRY_MS;
     rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, kafka_consumer_error_cb);
-    if (hooks->on_stats) {
-        rd_kafka_conf_set_stats_cb(conf, kafka_stats_cb);
-        if (kafka_conf_set_default(c, conf, "statistics.interval.ms", "5000", err, errsz)) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
     rd_kafka_conf_set_opaque(conf, hooks);
     char msg[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof(msg));
@@ -276,26 +260,6 @@ int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mar
         return -1;
     }
     return 0;
-}
-
-int64_t kafka_consumer_lag(rd_kafka_t *rk)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(rk, &parts) || !parts)
-        return -1;
-    int64_t lag = 0;
-    rd_kafka_position(rk, parts);
-    for (int i = 0; i < parts->cnt; i++) {
-        int64_t low = 0, high = 0;
-        rd_kafka_topic_partition_t *p = &parts->elems[i];
-        if (rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &low, &high) || high < 0)
-            continue;
-        int64_t pos = p->offset >= 0 ? p->offset : low;
-        if (high > pos)
-            lag += high - pos;
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-    return lag;
 }
 
 /* One CreateTopics round trip. Returns the topic's error (NO_ERROR when created). */

@@ -24,7 +24,6 @@ typedef void (*kafka_revoke_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_l
 typedef void (*kafka_assign_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
                                 void *opaque);
 /* Called with librdkafka's statistics JSON (statistics.interval.ms). */
-typedef void (*kafka_stats_fn)(const char *json, size_t len, void *opaque);
 
 /* The first fatal client error (authentication, TLS, authorization) an error callback saw. */
 struct kafka_fatal {
@@ -38,7 +37,6 @@ int kafka_fatal_note(struct kafka_fatal *f, int err, const char *reason);
 struct kafka_consumer_hooks {
     kafka_revoke_fn before_revoke;
     kafka_assign_fn after_assign;
-    kafka_stats_fn on_stats;
     void *opaque;
     int start_at_latest;      /* set by kafka_consumer_new from kafka.auto_offset_reset */
     int64_t offsets_retry_ms; /* start-position commit retries; 0: KAFKA_OFFSETS_RETRY_MS */
@@ -71,9 +69,6 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
 /* Synchronously commits next offsets per partition of topic. Returns 0 or -1 with err. */
 int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks, size_t n,
                        char *err, size_t errsz);
-
-/* Sum over assigned partitions of (high watermark - position), from cached watermarks. */
-int64_t kafka_consumer_lag(rd_kafka_t *rk);
 
 /* A conf for an idempotent acks=all producer (kafka_conf_new + those settings). */
 rd_kafka_conf_t *kafka_producer_conf_new(const struct cfg *c, const char *client_id, char *err,

@@ -4,7 +4,6 @@
  */
 #include "metrics.h"
 
-#include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +17,7 @@ static const double batch_seconds_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.2
                                               0.5,   1,    2.5,   5,    10,  30};
 static const double e2e_seconds_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
 
-#define NBOUNDS(a) (sizeof(a) / sizeof(a[0]))
+#define NBOUNDS(a) (sizeof(a) / sizeof((a)[0]))
 
 int metrics_init(struct metrics *m, const char *version)
 {
@@ -65,17 +64,29 @@ void metrics_observe(struct metrics_histogram *h, double v)
     h->count++;
 }
 
-void metrics_count_reason(struct metrics *m, const char *reason)
+/* The index of reason, registering it at 0 when new; -1 when the table is full. */
+static long metrics_reason_slot(struct metrics *m, const char *reason)
 {
     for (size_t i = 0; i < m->nreasons; i++)
-        if (strcmp(m->reasons[i], reason) == 0) {
-            m->reason_counts[i]++;
-            return;
-        }
-    if (m->nreasons < METRICS_MAX_REASONS) {
-        m->reasons[m->nreasons] = reason;
-        m->reason_counts[m->nreasons++] = 1;
-    }
+        if (strcmp(m->reasons[i], reason) == 0)
+            return (long)i;
+    if (m->nreasons == METRICS_MAX_REASONS)
+        return -1;
+    m->reasons[m->nreasons] = reason;
+    m->reason_counts[m->nreasons] = 0;
+    return (long)m->nreasons++;
+}
+
+void metrics_count_reason(struct metrics *m, const char *reason)
+{
+    long i = metrics_reason_slot(m, reason);
+    if (i >= 0)
+        m->reason_counts[i]++;
+}
+
+void metrics_declare_reason(struct metrics *m, const char *reason)
+{
+    metrics_reason_slot(m, reason);
 }
 
 void metrics_heartbeat(struct metrics *m)
@@ -83,40 +94,18 @@ void metrics_heartbeat(struct metrics *m)
     atomic_store(&m->live.heartbeat_ms, clock_mono_ms());
 }
 
-int metrics_update_lag(struct metrics *m, const char *json, size_t len)
+int metrics_set_lag(struct metrics *m, const struct metrics_lag *lag, size_t n)
 {
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root)
-        return -1;
-    size_t n = 0, cap = 0;
-    struct metrics_lag *lag = NULL;
-    const cJSON *topic, *part;
-    cJSON_ArrayForEach(topic, cJSON_GetObjectItemCaseSensitive(root, "topics"))
-    {
-        cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(topic, "partitions"))
-        {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(part, "partition");
-            const cJSON *cl = cJSON_GetObjectItemCaseSensitive(part, "consumer_lag");
-            if (!cJSON_IsNumber(id) || id->valuedouble < 0 || !cJSON_IsNumber(cl) ||
-                cl->valuedouble < 0)
-                continue; /* -1: internal UA partition, or lag unknown */
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                struct metrics_lag *grown = realloc(lag, cap * sizeof(*lag));
-                if (!grown) {
-                    free(lag);
-                    cJSON_Delete(root);
-                    return -1;
-                }
-                lag = grown;
-            }
-            lag[n++] = (struct metrics_lag){(int32_t)id->valuedouble, (int64_t)cl->valuedouble};
-        }
+    struct metrics_lag *copy = NULL;
+    if (n > 0) {
+        copy = malloc(n * sizeof(*copy));
+        if (!copy)
+            return -1;
+        memcpy(copy, lag, n * sizeof(*copy));
     }
-    cJSON_Delete(root);
     metrics_lock(m);
     free(m->lag);
-    m->lag = lag;
+    m->lag = copy;
     m->nlag = n;
     metrics_unlock(m);
     return 0;
@@ -181,12 +170,24 @@ static void mt_histogram(struct metrics_text *t, const char *name, const char *h
               (unsigned long long)cum, name, h->sum, name, (unsigned long long)h->count);
 }
 
+/* Statuses exported from the start, at 0 until they happen (rate() and increase() then see
+ * their first occurrence): no answer, the successes, and every status lib/retry names. */
+static int metrics_known_status(int s)
+{
+    static const int known[] = {0, 200, 201, 207, 401, 403, 404, 408, 410, 429, 449, 500, 503};
+    for (size_t i = 0; i < NBOUNDS(known); i++)
+        if (known[i] == s)
+            return 1;
+    return 0;
+}
+
 static void metrics_render_cosmos(struct metrics_text *t, const struct metrics *m)
 {
     mt_printf(t, "# HELP ordersink_cosmos_requests_total Cosmos requests by HTTP status "
                  "(status=\"none\": no answer)\n# TYPE ordersink_cosmos_requests_total counter\n");
-    for (int s = 0; s < 600; s++) {
-        if (!m->cosmos.by_status[s])
+    const int nstatus = (int)(sizeof(m->cosmos.by_status) / sizeof(m->cosmos.by_status[0]));
+    for (int s = 0; s < nstatus; s++) {
+        if (!m->cosmos.by_status[s] && !metrics_known_status(s))
             continue;
         char status[8] = "none";
         if (s)
@@ -247,8 +248,9 @@ char *metrics_render(struct metrics *m, size_t *len)
                  "Time from a batch closing to its commit", &m->batch_seconds);
     mt_histogram(&t, "ordersink_end_to_end_latency_seconds",
                  "Time from the Kafka message timestamp to the commit", &m->e2e_seconds);
-    mt_printf(&t, "# HELP ordersink_consumer_lag Messages behind the high watermark, by "
-                  "partition (librdkafka statistics)\n# TYPE ordersink_consumer_lag gauge\n");
+    mt_printf(&t, "# HELP ordersink_consumer_lag Messages between the committed offset and the "
+                  "high watermark, by assigned partition (end offsets asked every second, also "
+                  "while paused)\n# TYPE ordersink_consumer_lag gauge\n");
     for (size_t i = 0; i < m->nlag; i++)
         mt_printf(&t, "ordersink_consumer_lag{partition=\"%d\"} %lld\n", m->lag[i].partition,
                   (long long)m->lag[i].lag);

@@ -1,7 +1,8 @@
 /*
- * metrics: what the worker is doing, for operators. Owns the counters, gauges and histograms
- * (updated by the main thread under one mutex, once per batch), the live health signals
- * (atomics touched from the hot loops), and the Prometheus text exposition of all of it.
+ * metrics: what the worker is doing, for operators. Owns the counters and gauges (published
+ * by the main thread under one mutex every loop turn that changed them; histograms and dead
+ * letters by reason once per batch), the live health signals (atomics touched from the hot
+ * loops), and the Prometheus text exposition of all of it.
  */
 #ifndef ORDERSINK_METRICS_H
 #define ORDERSINK_METRICS_H
@@ -76,9 +77,14 @@ void metrics_unlock(struct metrics *m);
 void metrics_observe(struct metrics_histogram *h, double value);
 void metrics_count_reason(struct metrics *m, const char *reason); /* reason: static string */
 
-/* Replaces the per-partition lag gauges from librdkafka's statistics JSON (the
- * topics.<topic>.partitions.<p>.consumer_lag fields). Takes the lock. Returns 0 or -1. */
-int metrics_update_lag(struct metrics *m, const char *stats_json, size_t len);
+/* Exports reason (a static string) at 0 until it is counted, so that the first increase of a
+ * reason is an increase of a series Prometheus already has (rate() cannot see a new series'
+ * first value). Before the health endpoint serves, or with the lock held. */
+void metrics_declare_reason(struct metrics *m, const char *reason);
+
+/* Replaces the per-partition lag gauges with lag[0..n) (copied). Takes the lock. Returns 0, or
+ * -1 when out of memory (the old gauges stay). */
+int metrics_set_lag(struct metrics *m, const struct metrics_lag *lag, size_t n);
 
 /* Marks progress now (lock-free). */
 void metrics_heartbeat(struct metrics *m);

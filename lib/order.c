@@ -270,7 +270,7 @@ static int order_lookup_path(const char *js, const jsmntok_t *t, int n, const ch
     return at;
 }
 
-/* Cosmos ids (RIG.md "Limits", README "Limits"): 1..1,023 UTF-8 bytes, none of / \ ? #, no
+/* Cosmos ids (RIG.md "Limits", docs/cosmos.md "Limits"): 1..1,023 UTF-8 bytes, none of / \ ? #, no
  * control character (NUL included), no trailing space. */
 static int order_id_valid(const char *id, size_t n)
 {

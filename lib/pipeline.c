@@ -22,6 +22,8 @@
 #define PIPELINE_PAUSE_AFTER_MS 250
 /* A failed commit is retried this long after, with whatever became durable since. */
 #define PIPELINE_COMMIT_RETRY_MS 1000
+/* The dead-letter reason of a write Cosmos refused for good. */
+static const char pipeline_cosmos_rejected[] = "cosmos_rejected";
 
 int pipeline_fail(struct pipeline *p, const char *why)
 {
@@ -53,6 +55,7 @@ int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client 
 {
     memset(p, 0, sizeof(*p));
     p->wake[0] = p->wake[1] = -1;
+    p->lag_total = -1;
     p->metrics = metrics;
     p->cfg = c;
     p->cosmos = cosmos;
@@ -71,10 +74,17 @@ int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client 
         return -1;
     }
     dlq_wake_fd(dlq, p->wake[1]);
+    if (metrics) { /* every reason exported at 0 from the first scrape */
+        metrics_lock(metrics);
+        for (enum order_reason r = ORDER_OK + 1; r < ORDER_NO_MEMORY; r++)
+            metrics_declare_reason(metrics, order_reason_name(r));
+        metrics_declare_reason(metrics, pipeline_cosmos_rejected);
+        metrics_unlock(metrics);
+    }
     return 0;
 }
 
-void pipeline_attach(struct pipeline *p, rd_kafka_t *consumer)
+int pipeline_attach(struct pipeline *p, rd_kafka_t *consumer)
 {
     p->consumer = consumer;
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(consumer);
@@ -83,6 +93,8 @@ void pipeline_attach(struct pipeline *p, rd_kafka_t *consumer)
         rd_kafka_queue_io_event_enable(q, p->wake[1], &one, 1);
         rd_kafka_queue_destroy(q);
     }
+    p->watermarks = watermarks_new(consumer, PIPELINE_LAG_INTERVAL_MS);
+    return p->watermarks ? 0 : pipeline_fail(p, "out of memory measuring the lag");
 }
 
 static void pipeline_release_items(struct batch *b)
@@ -124,6 +136,8 @@ void pipeline_free(struct pipeline *p)
     pipeline_release_items(&p->open);
     batch_free(&p->open);
     commit_free(&p->commit);
+    watermarks_free(p->watermarks);
+    p->watermarks = NULL;
     for (int i = 0; i < 2; i++)
         if (p->wake[i] >= 0)
             close(p->wake[i]);
@@ -295,15 +309,33 @@ static int pipeline_settle(struct pipeline *p, struct pipeline_batch *pb)
             !commit_batch_current(&p->commit, pb->id, e->msg->partition))
             continue; /* fenced: the partition's new owner reads it again */
         snprintf(detail, sizeof(detail), "HTTP %d: %s", w->status, w->error);
-        e->dlq_reason = "cosmos_rejected";
-        if (dlq_send(p->dlq, e->msg, "cosmos_rejected", detail, &pb->dlq, err, sizeof(err)))
+        e->dlq_reason = pipeline_cosmos_rejected;
+        if (dlq_send(p->dlq, e->msg, e->dlq_reason, detail, &pb->dlq, err, sizeof(err)))
             return pipeline_fail(p, err);
     }
     pb->settled = 1;
     return 0;
 }
 
-/* Publishes a finished batch to the metrics registry: one lock per batch. */
+/* Publishes the counters and the Cosmos client's totals when they changed (one lock then):
+ * every turn, so that they move while no batch finishes (e.g. every write throttled). The main
+ * thread is the registry's only writer: it may compare without the lock. */
+static void pipeline_publish_counters(struct pipeline *p)
+{
+    struct metrics *m = p->metrics;
+    if (!m)
+        return;
+    const struct cosmos_stats *cs = cosmos_client_stats(p->cosmos);
+    if (memcmp(&m->counters, &p->stats, sizeof(p->stats)) == 0 &&
+        memcmp(&m->cosmos, cs, sizeof(*cs)) == 0)
+        return;
+    metrics_lock(m);
+    memcpy(&m->counters, &p->stats, sizeof(p->stats));
+    memcpy(&m->cosmos, cs, sizeof(*cs)); /* padding too: the next memcmp stays exact */
+    metrics_unlock(m);
+}
+
+/* Publishes a finished batch's histograms and dead letters: one lock per batch. */
 static void pipeline_publish(struct pipeline *p, const struct pipeline_batch *pb)
 {
     if (!p->metrics)
@@ -311,8 +343,6 @@ static void pipeline_publish(struct pipeline *p, const struct pipeline_batch *pb
     struct metrics *m = p->metrics;
     int64_t now = clock_wall_ms();
     metrics_lock(m);
-    m->counters = p->stats;
-    m->cosmos = *cosmos_client_stats(p->cosmos);
     metrics_observe(&m->batch_size, (double)pb->items.count);
     metrics_observe(&m->batch_seconds, (double)(clock_mono_ms() - pb->t0) / 1000.0);
     for (size_t i = 0; i < pb->items.count; i++) {
@@ -440,6 +470,8 @@ static void pipeline_turn(struct pipeline *p, int wait_ms)
     int retired = pipeline_collect(p);
     if (p->commit.refused != p->stats.commits_refused)
         pipeline_publish_commits(p); /* a fenced batch finished */
+    pipeline_publish_counters(p);
+    pipeline_lag_step(p, clock_mono_ms());
     /* Liveness: idle, or something finished. A request hanging with nothing else finishing
      * is no progress; each finished Cosmos request also counts (lib/cosmos). */
     if (p->metrics && (retired || p->in_flight == 0))

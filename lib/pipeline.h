@@ -20,6 +20,7 @@
 #include "dlq.h"
 #include "metrics.h"
 #include "order.h"
+#include "watermarks.h"
 
 struct pipeline_batch;
 
@@ -28,7 +29,7 @@ struct pipeline {
     rd_kafka_t *consumer;
     struct cosmos_client *cosmos;
     struct dlq *dlq;
-    struct metrics *metrics; /* updated once per batch */
+    struct metrics *metrics; /* counters every turn that changed them; histograms per batch */
     struct order_spec spec;
     struct batch open;                  /* the batch being filled */
     struct pipeline_batch *head, *tail; /* closed batches in flight, oldest first */
@@ -40,8 +41,11 @@ struct pipeline {
     int64_t blocked_ms;      /* monotonic: since when the pipeline has been full; 0 = not full */
     int paused;              /* the assigned partitions are paused for backpressure */
     struct metrics_counters stats;
-    int64_t deadline_ms; /* monotonic; 0 = none. Set for shutdown. */
-    int fatal;           /* set when the worker must stop without committing */
+    struct watermarks *watermarks; /* end offsets of the assigned partitions, for the lag */
+    int64_t lag_total;             /* sum of the last published lags; -1 = not known yet */
+    size_t lag_assigned;           /* partitions assigned when the lag was last published */
+    int64_t deadline_ms;           /* monotonic; 0 = none. Set for shutdown. */
+    int fatal;                     /* set when the worker must stop without committing */
     char fatal_error[512];
 };
 
@@ -49,8 +53,9 @@ struct pipeline {
 int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client *cosmos,
                   struct dlq *dlq, struct metrics *metrics);
 
-/* Connects the consumer: its queue wakes the pipeline's waits. */
-void pipeline_attach(struct pipeline *p, rd_kafka_t *consumer);
+/* Connects the consumer: its queue wakes the pipeline's waits, and the lag is measured
+ * through it. Returns 0, or -1 when out of memory (p->fatal set). */
+int pipeline_attach(struct pipeline *p, rd_kafka_t *consumer);
 
 /* Cancels what is in flight (nothing more is committed) and frees everything. */
 void pipeline_free(struct pipeline *p);

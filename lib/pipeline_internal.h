@@ -44,6 +44,17 @@ int pipeline_fail(struct pipeline *p, const char *why);
  * new refusals. */
 void pipeline_publish_commits(struct pipeline *p);
 
+/* How often the end offsets of the assigned partitions are asked for (lib/watermarks). */
+#define PIPELINE_LAG_INTERVAL_MS 1000
+
+/*
+ * The lag the worker reports (lib/pipeline_lag.c): collects the end offsets that arrived and
+ * asks again when due, without blocking; publishes per assigned partition the lag by KEDA's
+ * rules (lib/lag) on the committed offset (p->commit) and that end offset, when new end
+ * offsets arrived or the assignment changed size. Sets p->lag_total.
+ */
+void pipeline_lag_step(struct pipeline *p, int64_t now_ms);
+
 /* Pauses or resumes every assigned partition. */
 void pipeline_set_paused(struct pipeline *p, int paused);
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "retry.h"
 
 #ifndef ORDERSINK_VERSION
 #define ORDERSINK_VERSION "dev"
@@ -60,7 +61,8 @@ static void worker_usage(FILE *out)
                  "  --config PATH     libconfig file (default: $ORDERSINK_CONFIG)\n"
                  "  --check-config    validate, print the effective config (secrets redacted)\n"
                  "  --print-settings  print the table of settings in Markdown\n"
-                 "Every setting can be overridden by its ORDERSINK_* env var (see README).\n");
+                 "Every setting can be overridden by its ORDERSINK_* env var (see "
+                 "docs/configuration.md).\n");
 }
 
 static void worker_on_revoke(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts, int lost,
@@ -82,20 +84,14 @@ static void worker_on_assign(rd_kafka_t *rk, const rd_kafka_topic_partition_list
     atomic_store(&p->metrics->live.joined, 1);
 }
 
-static void worker_on_stats(const char *json, size_t len, void *opaque)
-{
-    struct pipeline *p = opaque;
-    metrics_update_lag(p->metrics, json, len);
-}
-
-/* One progress line; lag only while the consumer is open (rk != NULL). */
-static void worker_log_progress(struct pipeline *p, rd_kafka_t *rk)
+/* One progress line; lag (as /metrics reports it) only while the consumer is open. */
+static void worker_log_progress(struct pipeline *p, int open)
 {
     const struct cosmos_stats *cs = cosmos_client_stats(p->cosmos);
     LOG(LOG_INFO, "progress", LF_INT("consumed", p->stats.consumed),
         LF_INT("written", p->stats.written), LF_INT("coalesced", p->stats.coalesced),
         LF_INT("dead_lettered", p->stats.dead_lettered), LF_INT("batches", p->stats.batches),
-        LF_INT("commits", p->stats.commits), LF_INT("lag", rk ? kafka_consumer_lag(rk) : 0),
+        LF_INT("commits", p->stats.commits), LF_INT("lag", open ? p->lag_total : 0),
         LF_INT("cosmos_requests", cs->requests), LF_INT("cosmos_retries", cs->retries),
         LF_INT("cosmos_throttled", cs->throttled), LF_DBL("request_units", cs->request_units),
         LF_INT("concurrency_limit", cs->concurrency_limit),
@@ -151,7 +147,7 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
         }
         pipeline_step(p, 100, more);
         if (c->log_stats_interval_ms > 0 && clock_mono_ms() >= next_stats) {
-            worker_log_progress(p, rk);
+            worker_log_progress(p, 1);
             next_stats = clock_mono_ms() + c->log_stats_interval_ms;
         }
     }
@@ -170,28 +166,37 @@ static void worker_shutdown(struct pipeline *p, rd_kafka_t *rk, const struct cfg
 }
 
 /*
- * Reads the container's definition before anything is consumed: the partition key path
- * routes every order. While Cosmos cannot be reached, tries again with the retry backoff
- * (nothing is read from Kafka meanwhile; /readyz says unreachable). Returns COSMOS_OK,
- * COSMOS_FATAL (exit 3: refused, missing, wrong key path) or COSMOS_GAVE_UP when stopped.
+ * Reads the container's definition before anything is consumed: its partition key path routes
+ * every order. While Cosmos cannot be reached, tries again with the retry backoff, up to
+ * retry.max_attempts attempts, as a write would (nothing is read from Kafka meanwhile;
+ * /readyz says unreachable). Returns COSMOS_OK, COSMOS_FATAL (exit 3: refused, missing, wrong
+ * key path), COSMOS_GAVE_UP (exit 1: unreachable, err says so) or COSMOS_RUNNING when a signal
+ * stopped the wait.
  */
 static enum cosmos_result worker_read_container(struct cosmos_client *cosmos, const struct cfg *c,
                                                 char *err, size_t errsz)
 {
-    int64_t backoff = c->retry_base_ms;
-    for (;;) {
+    for (int attempt = 1;; attempt++) {
         enum cosmos_result cr = cosmos_check_container(cosmos, err, errsz);
-        if (cr != COSMOS_GAVE_UP || worker_stop)
-            return worker_stop && cr == COSMOS_GAVE_UP ? COSMOS_GAVE_UP : cr;
+        if (cr != COSMOS_GAVE_UP)
+            return cr;
+        if (attempt >= c->retry_max_attempts) {
+            size_t n = strlen(err);
+            snprintf(err + n, errsz - n, " (container read %d times at start; nothing consumed)",
+                     attempt);
+            return COSMOS_GAVE_UP;
+        }
+        struct retry_policy policy = {(int)c->retry_max_attempts, c->retry_base_ms,
+                                      c->retry_max_ms};
+        int64_t backoff = retry_backoff_ms(&policy, attempt, -1, (uint32_t)clock_mono_ms());
         LOG(LOG_WARN,
             "cosmos not reachable at start; reading the container again before "
             "consuming",
-            LF_STR("error", err), LF_INT("retry_in_ms", backoff));
+            LF_STR("error", err), LF_INT("attempt", attempt), LF_INT("retry_in_ms", backoff));
         for (int64_t until = clock_mono_ms() + backoff; !worker_stop && clock_mono_ms() < until;)
             nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
         if (worker_stop)
-            return COSMOS_GAVE_UP;
-        backoff = backoff * 2 > c->retry_max_ms ? c->retry_max_ms : backoff * 2;
+            return COSMOS_RUNNING;
     }
 }
 
@@ -221,10 +226,10 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
     }
     enum cosmos_result cr = worker_read_container(cosmos, c, err, sizeof(err));
     if (cr != COSMOS_OK) {
-        if (cr == COSMOS_FATAL)
+        if (cr != COSMOS_RUNNING)
             LOG(LOG_ERROR, err);
         cosmos_client_free(cosmos);
-        return cr == COSMOS_FATAL ? 3 : 0; /* else stopped by a signal while waiting */
+        return cr == COSMOS_FATAL ? 3 : cr == COSMOS_GAVE_UP ? 1 : 0; /* 0: stopped by a signal */
     }
     LOG(LOG_INFO, "container", LF_STR("container", c->cosmos_container),
         LF_STR("partition_key_path", cosmos_partition_key_path(cosmos)),
@@ -238,22 +243,23 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
         cosmos_client_free(cosmos);
         return 1;
     }
-    struct kafka_consumer_hooks hooks = {.before_revoke = worker_on_revoke,
-                                         .after_assign = worker_on_assign,
-                                         .on_stats = worker_on_stats,
-                                         .opaque = &p};
+    struct kafka_consumer_hooks hooks = {
+        .before_revoke = worker_on_revoke, .after_assign = worker_on_assign, .opaque = &p};
     rd_kafka_t *rk = kafka_consumer_new(c, &hooks, err, sizeof(err));
     if (!rk) {
         LOG(LOG_ERROR, err);
         goto out;
     }
-    pipeline_attach(&p, rk);
+    if (pipeline_attach(&p, rk) != 0) {
+        LOG(LOG_ERROR, p.fatal_error);
+        goto out;
+    }
     LOG(LOG_INFO, "worker started", LF_STR("version", ORDERSINK_VERSION),
         LF_STR("topic", c->kafka_topic), LF_STR("group", c->kafka_group_id),
         LF_STR("container", c->cosmos_container));
     int consumer_failed = worker_run(&p, rk, c, &hooks.fatal);
     worker_shutdown(&p, rk, c);
-    worker_log_progress(&p, NULL);
+    worker_log_progress(&p, 0);
     if (p.fatal)
         LOG(LOG_ERROR, "stopped without committing what was not yet written",
             LF_STR("error", p.fatal_error));

@@ -1,6 +1,6 @@
 """ordersink benchmark (`make bench`): one command, one table, every ratio measured in the same run.
 
-Starts its own rig (tests/e2e/rig.py: Kafka 3.9.1 + @vercel/cosmosdb-server behind the signature-
+Starts its own rig (tests/e2e/rig.py: Kafka 4.4.0 + @vercel/cosmosdb-server behind the signature-
 checking front), then for low (100) and high (1,000,000) customer cardinality:
   * preloads N producer-generated 1 KB orders into a 6-partition topic (bin/producer --seed ...),
   * sink ceiling: wrk replays the same documents straight at the same Cosmos front (https, same
@@ -215,7 +215,7 @@ def dry_run(producer_bin, out_path, size, seed, customers, count):
 
 
 def worker_doc(order, topic, partition, offset):
-    """The document the worker writes (README "The document"): order + id + kafka metadata."""
+    """The document the worker writes (docs/cosmos.md, "The document"): order + id + kafka metadata."""
     d = dict(order)
     d["id"] = str(order["orderId"])
     d["kafka"] = {"topic": topic, "partition": partition, "offset": offset, "timestamp": 1767225600000}
@@ -247,7 +247,7 @@ class Bench:
         self.out = outdir
         self.worker_bin = os.path.join(outdir, "bin", "worker")
         self.producer_bin = os.path.join(outdir, "bin", "producer")
-        self.max_in_flight = 16  # cosmos.max_in_flight default (README); the ceiling uses as many connections
+        self.max_in_flight = 16  # cosmos.max_in_flight default (docs/configuration.md); the ceiling uses as many connections
 
     def warm_up(self):
         """A short unmeasured wrk run of each kind: the node server's JIT is cold after the rig starts

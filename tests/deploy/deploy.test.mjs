@@ -11,6 +11,8 @@ import { ROOT, OVERLAYS, loadFile, rendered, validateObject, find, one, workerVi
 
 const WORKER = path.join(ROOT, "bin/worker");
 const rel = (p) => path.relative(ROOT, p);
+// The page with each overlay's `kubectl create secret` command (a <!-- secret:<overlay> --> block).
+const DEPLOY_PAGE = { "aks-virtual-nodes": "docs/deploy-aks.md", eks: "docs/deploy-eks.md", "eks-mtls": "docs/deploy-eks.md" };
 function walk(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
@@ -102,7 +104,7 @@ for (const o of OVERLAYS) {
     assert.ok(so.cooldownPeriod >= 60 && so.pollingInterval > 0);
   });
 
-  test(`drift: ${o}: every Secret key referenced exists in secret.template.yaml and in the README command`, () => {
+  test(`drift: ${o}: every Secret key referenced exists in secret.template.yaml and in the docs' command`, () => {
     const objs = rendered(o);
     const keys = templateKeys(o);
     const refs = [];
@@ -121,14 +123,15 @@ for (const o of OVERLAYS) {
       assert.equal(name, "ordersink", `${where} uses Secret ordersink`);
       assert.ok(keys.has(key), `${where}: key ${key} missing from k8s/overlays/${o}/secret.template.yaml`);
     }
-    // Every template key is used, and the README's `kubectl create secret` command creates exactly them.
+    // Every template key is used, and the deploy page's `kubectl create secret` command creates exactly them.
     const used = new Set(refs.map((r) => r[1]));
     assert.deepEqual([...keys].sort(), [...used].sort(), "template keys = referenced keys");
-    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-    const block = readme.split(`<!-- secret:${o} -->`)[1]?.split("```")[1];
-    assert.ok(block, `README has a <!-- secret:${o} --> command block`);
+    const page = DEPLOY_PAGE[o];
+    const doc = fs.readFileSync(path.join(ROOT, page), "utf8");
+    const block = doc.split(`<!-- secret:${o} -->`)[1]?.split("```")[1];
+    assert.ok(block, `${page} has a <!-- secret:${o} --> command block`);
     const created = [...block.matchAll(/--from-(?:literal|file)=([A-Za-z0-9._-]+)=/g)].map((m) => m[1]);
-    assert.deepEqual(created.sort(), [...keys].sort(), "README kubectl create secret keys");
+    assert.deepEqual(created.sort(), [...keys].sort(), `${page} kubectl create secret keys`);
   });
 
   test(`drift: ${o}: file paths in env/config point into mounted volumes`, () => {
@@ -177,7 +180,7 @@ for (const o of OVERLAYS) {
     if (fs.existsSync(WORKER)) {
       known = execFileSync(WORKER, ["--print-settings"], { encoding: "utf8" });
     } else {
-      known = fs.readFileSync(path.join(ROOT, "README.md"), "utf8"); // settings table, checked against the code
+      known = fs.readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8"); // settings table, checked against the code
     }
     const names = new Set([...known.matchAll(/`(ORDERSINK_[A-Z0-9_]+)`/g)].map((m) => m[1]));
     assert.ok(names.size > 20, "settings table found");

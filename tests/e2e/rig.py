@@ -241,11 +241,44 @@ class Rig:
         if r.status_code not in (201, 409):
             raise RuntimeError(f"create_database {db}: {r.status_code} {r.text}")
 
-    def create_container(self, db, coll, pk_path="/customerId"):
-        r = self.cosmos_request("POST", f"/dbs/{db}/colls",
-                                {"id": coll, "partitionKey": {"paths": [pk_path], "kind": "Hash"}})
+    def create_container(self, db, coll, pk_path="/customerId", version=None, kind="Hash", paths=None, ranges=None,
+                         **partitioning):
+        """Creates db/coll with partitionKey {paths: paths or [pk_path], kind, version (omitted: V1)}.
+        ranges (and the other set_partitioning settings) configure the front's partition key ranges
+        (docs/rig-partitioning.md); without them the container has one range, as before."""
+        pk = {"paths": paths or [pk_path], "kind": kind, **({"version": version} if version else {})}
+        r = self.cosmos_request("POST", f"/dbs/{db}/colls", {"id": coll, "partitionKey": pk})
         if r.status_code not in (201, 409):
             raise RuntimeError(f"create_container {db}/{coll}: {r.status_code} {r.text}")
+        if ranges is not None or partitioning:
+            self.set_partitioning(db, coll, ranges=ranges, **partitioning)
+
+    # ---------- the front's partition key ranges (docs/rig-partitioning.md) ----------
+    def _partitioning(self, method, path, **kw):
+        url = self.env["COSMOS_ADMIN"] + path
+        r = requests.get(url, params=kw, timeout=10) if method == "GET" else requests.post(url, json=kw, timeout=10)
+        if r.status_code != 200:
+            raise RuntimeError(f"{method} {path} {kw}: {r.status_code} {r.text}")
+        return r.json()
+
+    def set_partitioning(self, db, coll, ranges=None, **settings):
+        """ranges: a new map of that many even ranges (ids "0".."n-1"); settings: require_range_id,
+        page_size, ru_per_second (per-range RU budget, None = none), ru_per_op. Returns the state."""
+        kw = {k: v for k, v in settings.items()}
+        if ranges is not None:
+            kw["ranges"] = ranges
+        return self._partitioning("POST", "/partitioning", db=db, coll=coll, **kw)
+
+    def set_ru_budget(self, db, coll, ru_per_second, ru_per_op=1):
+        return self.set_partitioning(db, coll, ru_per_second=ru_per_second, ru_per_op=ru_per_op)
+
+    def split_range(self, db, coll, range_id):
+        """Splits a live range; returns {parent, children, state}. The parent answers 410/1002 from now on."""
+        return self._partitioning("POST", "/partitioning/split", db=db, coll=coll, range=str(range_id))
+
+    def partitioning(self, db, coll):
+        """{ranges: [{id, minInclusive, maxExclusive, parents, gone, landed, batches}], refused: {reason: n}, ...}"""
+        return self._partitioning("GET", "/partitioning", db=db, coll=coll)
 
     def read_doc(self, db, coll, id, pk_value):
         r = self.cosmos_request("GET", f"/dbs/{db}/colls/{coll}/docs/{urllib.parse.quote(id, safe='')}", headers={

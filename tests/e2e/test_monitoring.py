@@ -3,17 +3,16 @@ tests/rig/deps.sh) scraping a worker on the rig every second.
 
 - Every dashboard query and every alert/recording expression is evaluated through /api/v1/query and
   must return data of the expected shape.
-- Faults make the matching alerts fire (/api/v1/alerts) and resolve once they end: Cosmos answering
-  429 to 90 % of the writes (OrdersinkCosmosThrottled), then to all (OrdersinkNoProgress), a burst
-  of malformed orders (OrdersinkDeadLetters), an idle worker that is not scaled to zero
-  (OrdersinkNotScaledToZero), a worker with a wrong Cosmos key restarted in a loop
-  (OrdersinkCosmosAuthOrConfigFailure, OrdersinkWorkerRestarting).
-- Not fired here (promtool unit tests only): OrdersinkLagGrowingAtMaxReplicas, because the worker's
-  ordersink_consumer_lag stops growing while its partitions are paused for backpressure (librdkafka
-  refreshes the high watermark from fetches; seen stuck at 750 while orders kept coming), and
-  OrdersinkConcurrencyLimitAtOne, because the worker's Cosmos gauges are refreshed only when a batch
-  settles: under 100 % 429s none does, under 90 % the limit reads 2 right after the success that
-  settles it.
+- Faults make every alert fire (/api/v1/alerts) and resolve once they end: Cosmos answering 429 to
+  90 % of the writes (OrdersinkCosmosThrottled), then to all of them while orders keep coming
+  (OrdersinkNoProgress; OrdersinkLagGrowingAtMaxReplicas, the lag growing while the worker's
+  partitions are paused for backpressure; OrdersinkConcurrencyLimitAtOne, the limit cut to 1 while
+  no batch finishes), a burst of malformed orders of a reason never seen before
+  (OrdersinkDeadLetters: every reason is exported at 0 from the start), an idle worker that is not
+  scaled to zero (OrdersinkNotScaledToZero), a worker with a wrong Cosmos key restarted in a loop
+  (OrdersinkCosmosAuthOrConfigFailure, OrdersinkWorkerRestarting). A watcher records when each
+  alert starts and stops firing; the test prints the table (fault, time to firing, time to
+  resolve).
 
 Time is compressed: Prometheus loads a copy of k8s/components/monitoring/ordersink-rules.yaml with
 every range, offset and `for:` divided by 30 (10m -> 20s); the shipped file keeps production values
@@ -184,6 +183,48 @@ def wait_for(predicate, timeout, what, prom=None):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}{state}")
 
 
+class AlertLog:
+    """Polls /api/v1/alerts every half second from a thread: when each alert first fired and when
+    it last stopped firing (monotonic seconds), for the table the test prints."""
+
+    def __init__(self, prom):
+        self.prom, self.fired, self.resolved = prom, {}, {}
+        self.faults = {}  # alert -> (fault, fault start, fault end)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        active = set()
+        while not self.stop.wait(0.5):
+            try:
+                now = time.monotonic()
+                firing_now = {a["labels"]["alertname"] for a in self.prom.alerts()}
+            except Exception:  # Prometheus going away at the end
+                continue
+            for name in firing_now - active:
+                self.fired.setdefault(name, now)
+            for name in active - firing_now:
+                self.resolved[name] = now
+            active = firing_now
+
+    def fault(self, fault, start, end, *alerts):
+        for a in alerts:
+            self.faults[a] = (fault, start, end)
+
+    def table(self):
+        self.stop.set()
+        self.thread.join()
+        rows = ["alert | fault | firing after (s) | resolved after the fault ended (s)"]
+        for name, (fault, start, end) in self.faults.items():
+            fired = self.fired.get(name)
+            resolved = self.resolved.get(name)
+            rows.append("%s | %s | %s | %s" % (
+                name, fault, "%.0f" % (fired - start) if fired else "-",
+                "%.0f" % (resolved - end) if resolved and end and resolved >= end else "-"))
+        return "\n".join(rows)
+
+
 def firing(prom, *names):
     got = {a["labels"]["alertname"] for a in prom.alerts()}
     return set(names) <= got
@@ -242,13 +283,12 @@ def test_alerts_and_dashboard_on_a_real_prometheus(rig, monitoring):
     topic, group, db, coll = setup_pipeline(rig, "mon", 2)
     worker_port = free_port()
     env = rig.worker_env(topic, group, db, coll)
-    env.update(ORDERSINK_METRICS_PORT=str(worker_port), ORDERSINK_RETRY_MAX_ATTEMPTS="1000",
-               ORDERSINK_LIBRDKAFKA_STATISTICS_INTERVAL_MS="1000")
-    # One of each: the DLQ series exists before the burst (rate() cannot see a series' first value).
-    rig.produce(topic, [(*order(i), i % 2) for i in range(400)] + [(None, b"nope", 0)])
+    env.update(ORDERSINK_METRICS_PORT=str(worker_port), ORDERSINK_RETRY_MAX_ATTEMPTS="1000")
+    rig.produce(topic, [(*order(i), i % 2) for i in range(400)])  # valid orders only
     w = rig.start_worker(env)
     prom = procs["prometheus"] = Prometheus(str(tmp), worker_port, stand_in.port)
     wait_committed(rig, group, topic, proc=w)
+    log = AlertLog(prom)
 
     # ---- every rule loaded and every expression evaluates (the metrics it reads: at the end,
     # once the crash loop has made the exit-code series exist)
@@ -260,14 +300,17 @@ def test_alerts_and_dashboard_on_a_real_prometheus(rig, monitoring):
              20, "first scrapes")
     lag = prom.query("ordersink:consumer_lag:sum")
     assert [s["metric"] for s in lag] == [{"__name__": "ordersink:consumer_lag:sum", "namespace": NS}]
+    # Each group is evaluated every second; a rule not evaluated yet reports health "unknown".
+    wait_for(lambda: all(r["health"] != "unknown" for r in prom.rules()), 10, "every rule evaluated")
+    rules = prom.rules()
     for r in rules:
         assert r["health"] == "ok", r
         prom.query(r["query"])  # a vector (alerts: empty or the alerting series)
     assert not prom.alerts() and not prom.alerts("pending"), prom.alerts() + prom.alerts("pending")
 
-    # ---- Cosmos throttles: 90 % of the writes answered 429 while orders keep coming (writes still
-    # complete now and then: the worker's Cosmos counters are refreshed when a batch settles), then
-    # refuses every write (429 for all: nothing is committed).
+    # ---- Cosmos throttles: 90 % of the writes answered 429 while orders keep coming, then every
+    # write (nothing is written or committed: no batch finishes, the partitions stay paused for
+    # backpressure, and the lag, the 429 count and the concurrency limit must still move).
     stop = threading.Event()
 
     def produce():
@@ -277,29 +320,43 @@ def test_alerts_and_dashboard_on_a_real_prometheus(rig, monitoring):
             i += 50
             stop.wait(0.5)
 
+    storm = {"OrdersinkCosmosThrottled": ({"throttle_ratio": 0.9, "retry_after_ms": 100}, ()),
+             "OrdersinkNoProgress": ({"throttle_ratio": 1.0, "retry_after_ms": 500},
+                                     ("OrdersinkLagGrowingAtMaxReplicas", "OrdersinkConcurrencyLimitAtOne"))}
+    starts = {}
     producer = threading.Thread(target=produce, daemon=True)
     producer.start()
     try:
-        for faults, alert in (({"throttle_ratio": 0.9, "retry_after_ms": 100}, "OrdersinkCosmosThrottled"),
-                              ({"throttle_ratio": 1.0, "retry_after_ms": 500}, "OrdersinkNoProgress")):
+        for alert, (faults, also) in storm.items():
             rig.set_faults(**faults)
-            t0 = time.monotonic()
-            wait_for(lambda: firing(prom, alert), 120, f"{alert} firing", prom)
-            [a] = [a for a in prom.alerts() if a["labels"]["alertname"] == alert]
-            assert a["labels"]["namespace"] == NS
-            print(f"{faults}: {alert} firing after {time.monotonic() - t0:.0f}s, value {a['value']}")
+            t0 = starts[alert] = time.monotonic()
+            wait_for(lambda: firing(prom, alert, *also), 120, f"{(alert, *also)} firing", prom)
+            for name in (alert, *also):
+                [a] = [a for a in prom.alerts() if a["labels"]["alertname"] == name]
+                assert a["labels"]["namespace"] == NS
+                print(f"{faults}: {name} firing after {time.monotonic() - t0:.0f}s, value {a['value']}")
     finally:
         stop.set()
         producer.join()
         rig.reset_faults()
+    t_end = time.monotonic()
+    all_429 = "429 for every write, 100 orders/s"
+    log.fault("429 for 90 % of the writes, 100 orders/s", starts["OrdersinkCosmosThrottled"], t_end,
+              "OrdersinkCosmosThrottled")
+    log.fault(all_429, starts["OrdersinkNoProgress"], t_end, "OrdersinkNoProgress",
+              "OrdersinkLagGrowingAtMaxReplicas", "OrdersinkConcurrencyLimitAtOne")
     wait_committed(rig, group, topic, timeout=120, proc=w)
     t0 = time.monotonic()
-    storm = ("OrdersinkCosmosThrottled", "OrdersinkNoProgress")
-    wait_for(lambda: none_active(prom, *storm), 120, f"{storm} resolved", prom)
-    print(f"{storm} resolved {time.monotonic() - t0:.0f}s after the drain")
+    storm_alerts = ("OrdersinkCosmosThrottled", "OrdersinkNoProgress", "OrdersinkLagGrowingAtMaxReplicas",
+                    "OrdersinkConcurrencyLimitAtOne")
+    wait_for(lambda: none_active(prom, *storm_alerts), 120, f"{storm_alerts} resolved", prom)
+    print(f"{storm_alerts} resolved {time.monotonic() - t0:.0f}s after the drain")
 
-    # ---- a burst of malformed orders
+    # ---- a burst of malformed orders, the first dead letters of this worker's life
+    t0 = time.monotonic()
     rig.produce(topic, [(None, b"nope %d" % i, i % 2) for i in range(300)])
+    log.fault("300 malformed orders at once (first dead letters)", t0, time.monotonic(),
+              "OrdersinkDeadLetters")
     wait_for(lambda: firing(prom, "OrdersinkDeadLetters"), 60, "OrdersinkDeadLetters firing", prom)
     [dl] = [a for a in prom.alerts() if a["labels"]["alertname"] == "OrdersinkDeadLetters"]
     assert dl["labels"]["reason"] == "not_json" and dl["labels"]["namespace"] == NS
@@ -313,11 +370,13 @@ def test_alerts_and_dashboard_on_a_real_prometheus(rig, monitoring):
             for label in legend_labels:
                 assert label in s["metric"], f"{title}: {expr} has no label {label}: {s}"
     wait_for(lambda: none_active(prom, "OrdersinkDeadLetters"), 60, "OrdersinkDeadLetters resolved", prom)
+    t_idle = time.monotonic()  # idle from here: nothing more is produced
 
     # ---- idle but not scaled to zero; meanwhile a second worker with a wrong Cosmos key crash-loops
     wrong_key = base64.b64encode(os.urandom(64)).decode()
     crash_env = {**rig.worker_env(topic, group, db, coll), "ORDERSINK_COSMOS_KEY": wrong_key}
     codes = []
+    t0 = time.monotonic()
     for _ in range(3):  # what the kubelet would do, reported as kube-state-metrics would
         c = rig.start_worker(crash_env)
         c.wait(30)
@@ -325,6 +384,9 @@ def test_alerts_and_dashboard_on_a_real_prometheus(rig, monitoring):
         stand_in.exit_code, stand_in.restarts = codes[-1], stand_in.restarts + 1
         time.sleep(2)
     assert codes == [3, 3, 3], codes
+    t_crash_end = time.monotonic()
+    log.fault("wrong Cosmos key, 3 restarts", t0, t_crash_end,
+              "OrdersinkCosmosAuthOrConfigFailure", "OrdersinkWorkerRestarting")
     idle = ("OrdersinkNotScaledToZero", "OrdersinkCosmosAuthOrConfigFailure", "OrdersinkWorkerRestarting")
     wait_for(lambda: firing(prom, *idle), 90, f"{idle} firing", prom)
     for a in prom.alerts():
@@ -335,5 +397,11 @@ def test_alerts_and_dashboard_on_a_real_prometheus(rig, monitoring):
     # KEDA scales to zero; the crash loop is over (no restart since).
     assert rig.stop_worker(w) == 0
     stand_in.replicas = 0
+    log.fault("idle worker, 1 replica kept", t_idle, time.monotonic(),
+              "OrdersinkNotScaledToZero")
     wait_for(lambda: none_active(prom, *idle), 90, f"{idle} resolved", prom)
     assert not prom.alerts() and not prom.alerts("pending"), prom.alerts() + prom.alerts("pending")
+    time.sleep(1)  # one more poll of the watcher
+    print(log.table())
+    assert set(log.faults) == {r["name"] for r in rules if r["type"] == "alerting"}
+    assert all(name in log.fired and name in log.resolved for name in log.faults), log.table()

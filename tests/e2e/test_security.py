@@ -140,6 +140,15 @@ def run_to_exit(rig, env, timeout=FAIL_WITHIN_S + 10):
 
 # ---------- 1. the rig itself (confluent_kafka only) ----------
 
+def test_broker_is_the_version_asked_for(rig):
+    """The suite runs on Kafka 4.4.0 (make e2e) and 3.9.1 (make e2e-kafka39): the broker that answers
+    is the one the run claims, from its own jars."""
+    want = os.environ.get("RIG_KAFKA_VERSION", "4.4.0")
+    assert rig.env["KAFKA_VERSION"] == want
+    cmdline = open(f"/proc/{rig.env['KAFKA_PID']}/cmdline", "rb").read().decode()
+    assert f"kafka-{want}/libs" in cmdline, cmdline[:300]
+
+
 @pytest.mark.parametrize("listener", ["scram", "plain", "plainuser", "mtls"])
 def test_rig_listener_roundtrip(rig, listener):
     topic, group = f"sec-rig-{listener}-{uuid.uuid4().hex[:6]}", f"sec-rig-g-{uuid.uuid4().hex[:6]}"

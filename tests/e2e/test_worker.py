@@ -7,7 +7,8 @@ import time
 
 import pytest
 from rig import WORKER_BIN
-from helpers import STARTUP_REQUESTS, last_progress, log_lines, names, order, setup_pipeline, wait_committed, wait_for
+from helpers import (STARTUP_REQUESTS, last_progress, log_lines, names, order, setup_pipeline, wait_committed,
+                     wait_for)
 
 BAD_MESSAGES = [
     (b"not json at all", "not_json"),
@@ -311,18 +312,38 @@ def test_cosmos_down_for_good_exits_1_promptly_and_commits_nothing(rig, cosmos_f
     """Retries run out (retry.max_attempts=3): the worker stops with exit 1 in seconds, releasing
     the batches it holds (librdkafka's destroy waits for them), and commits nothing."""
     topic, group, db, coll = setup_pipeline(rig, "down", 2)
-    rig.produce(topic, [(*order(i), i % 2) for i in range(300)])
-    rig.set_faults(refuse=True)
     env = rig.worker_env(topic, group, db, coll)
     env.update(ORDERSINK_RETRY_MAX_ATTEMPTS="3", ORDERSINK_RETRY_BASE_MS="100",
                ORDERSINK_RETRY_MAX_MS="200", ORDERSINK_COSMOS_REQUEST_TIMEOUT_MS="2000")
-    t0 = time.monotonic()
     w = rig.start_worker(env)
+    wait_for(lambda: any(l.get("msg") == "worker started" for l in log_lines(w.log_path)),
+             what="worker started")  # the container was read: Cosmos goes down after start
+    rig.set_faults(refuse=True)
+    t0 = time.monotonic()
+    rig.produce(topic, [(*order(i), i % 2) for i in range(300)])
     assert w.wait(timeout=60) == 1
     assert time.monotonic() - t0 < 30
     assert all(v in (None, 0) for v in rig.committed(group, topic).values())
     assert any(l.get("msg") == "stopped without committing what was not yet written"
                for l in log_lines(w.log_path))
+
+
+def test_cosmos_unreachable_at_start_reads_nothing_and_exits_1(rig, cosmos_faults):
+    """The container is read before anything is consumed (its partition key path routes every
+    order): while Cosmos cannot be reached, retry.max_attempts reads with backoff, then exit 1."""
+    topic, group, db, coll = setup_pipeline(rig, "downstart", 1)
+    rig.produce(topic, [(*order(i), 0) for i in range(10)])
+    rig.set_faults(refuse=True)
+    env = rig.worker_env(topic, group, db, coll)
+    env.update(ORDERSINK_RETRY_MAX_ATTEMPTS="3", ORDERSINK_RETRY_BASE_MS="100",
+               ORDERSINK_RETRY_MAX_MS="200")
+    w = rig.start_worker(env)
+    assert w.wait(timeout=30) == 1
+    lines = log_lines(w.log_path)
+    assert sum(l.get("msg", "").startswith("cosmos not reachable at start") for l in lines) == 2
+    assert any("container read 3 times at start" in l.get("msg", "") for l in lines if l["level"] == "error")
+    assert not any(l.get("msg") == "worker started" for l in lines)
+    assert all(v is None for v in rig.committed(group, topic).values())
 
 
 def test_partitions_paused_for_backpressure_fetch_again_after_a_rebalance(rig, cosmos_faults):

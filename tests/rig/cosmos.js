@@ -29,7 +29,8 @@ function resourceOf(pathname) {
 }
 
 // Returns null when the Authorization header carries the right signature, else an error message.
-function checkSignature(key, verb, pathname, authHeader, date) {
+// ridLink: the resource-id form of the link to check instead (partition_front.js ridAuthLink).
+function checkSignature(key, verb, pathname, authHeader, date, ridLink) {
   if (!authHeader) return "Required Header authorization is missing.";
   let decoded;
   try { decoded = decodeURIComponent(authHeader); } catch (e) { return "Malformed authorization header."; }
@@ -39,7 +40,8 @@ function checkSignature(key, verb, pathname, authHeader, date) {
     if (i > 0) parts[kv.slice(0, i).toLowerCase()] = kv.slice(i + 1);
   }
   if (parts.type !== "master" || parts.ver !== "1.0" || !parts.sig) return "Malformed authorization header.";
-  const [type, link] = resourceOf(pathname);
+  const [type, nameLink] = resourceOf(pathname);
+  const link = ridLink ?? nameLink;
   const want = Buffer.from(sign(key, verb, type, link, date));
   const got = Buffer.from(parts.sig);
   if (want.length !== got.length || !crypto.timingSafeEqual(want, got)) {
@@ -157,6 +159,7 @@ function main() {
   backend.headersTimeout = 65000;
   const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca });
   let backendPort, frontPort;
+  const partitions = require("./partition_front.js").create(() => ({ port: backendPort, agent })); // docs/rig-partitioning.md
 
   const front = https.createServer(tls, (req, res) => {
     const chunks = [];
@@ -177,8 +180,16 @@ function main() {
       counters.auth_failures++;
       return cosmosError(res, 401, "Unauthorized", `The request date is missing or off by more than 15 minutes (x-ms-date: '${date || ""}', server time: '${new Date().toUTCString()}').`);
     }
-    const authErr = checkSignature(masterKey, req.method, pathname, req.headers.authorization, date);
+    let authErr = checkSignature(masterKey, req.method, pathname, req.headers.authorization, date);
+    const ridLink = authErr && await partitions.ridAuthLink(pathname); // the Java SDK signs resource-id links
+    if (ridLink && !checkSignature(masterKey, req.method, pathname, req.headers.authorization, date, ridLink)) authErr = null;
     if (authErr) { counters.auth_failures++; return cosmosError(res, 401, "Unauthorized", authErr); }
+    const routed = await partitions.route(req, pathname, body); // ranges: pkranges, refusals, RU budget
+    if (routed) {
+      counters.by_status[routed.status] = (counters.by_status[routed.status] || 0) + 1;
+      res.writeHead(routed.status, routed.headers);
+      return res.end(routed.body);
+    }
 
     const isWrite = ["POST", "PUT", "DELETE"].includes(req.method) && resourceOf(pathname)[0] === "docs";
     let opPlan = null; // per-operation faults (opfaults.js)
@@ -231,6 +242,7 @@ function main() {
           counters.doc_writes += written;
           counters.doc_creates += created;
         }
+        partitions.landed(req, bres.statusCode, data);
         if (isWrite && faults.track_id) counters.tracked.push(...trackedOffsets(req, body, bres.statusCode, data, faults.track_id));
         if (res.socket && !res.socket.destroyed) { res.writeHead(bres.statusCode, h); res.end(data); }
       });
@@ -258,13 +270,15 @@ function main() {
   const admin = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
+    req.on("end", async () => {
       const reply = (status, obj) => { res.writeHead(status, { "content-type": "application/json" }); res.end(JSON.stringify(obj)); };
       try {
+        const part = await partitions.admin(req.method, req.url, Buffer.concat(chunks).toString());
+        if (part) return reply(...part);
         if (req.method === "POST" && req.url === "/faults") { applyFaults(JSON.parse(Buffer.concat(chunks).toString() || "{}")); return reply(200, faults); }
         if (req.method === "POST" && req.url === "/reset") { applyFaults({}); return reply(200, faults); }
         if (req.method === "POST" && req.url === "/stats/reset") { counters = stats(); return reply(200, counters); }
-        if (req.method === "GET" && req.url === "/stats") return reply(200, counters);
+        if (req.method === "GET" && req.url === "/stats") return reply(200, { ...counters, partitioning: partitions.stats() });
         if (req.method === "GET" && req.url === "/faults") return reply(200, faults);
         return reply(404, { error: "no route" });
       } catch (e) { return reply(400, { error: e.message }); }

@@ -5,15 +5,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="$ROOT/.cache"
 
-# Kafka 3.9.1 broker jars (RIG.md: test against Kafka 3.9.x)
-if ! ls "$CACHE"/kafka/libs/kafka_2.13-3.9.1.jar >/dev/null 2>&1; then
-  echo "deps: fetching Kafka jars"
-  mvn -q -B -f "$ROOT/tests/rig/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$CACHE/kafka/libs"
-fi
+# Kafka broker jars, one folder per version (RIG.md): 4.4.0 is the rig's default (what MSK and users
+# run now), 3.9.1 stays for the compatibility run (make e2e-kafka39). tests/rig/rig.sh picks one.
+for v in 4.4.0 3.9.1; do
+  if ! ls "$CACHE/kafka-$v/libs/kafka_2.13-$v.jar" >/dev/null 2>&1; then
+    echo "deps: fetching Kafka $v jars"
+    mvn -q -B -f "$ROOT/tests/rig/pom.xml" dependency:copy-dependencies -Dkafka.version="$v" \
+      -DincludeScope=runtime -DoutputDirectory="$CACHE/kafka-$v/libs"
+  fi
+done
 
-# @vercel/cosmosdb-server, pinned by tests/rig/package-lock.json
-if [ ! -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ]; then
+# @vercel/cosmosdb-server and @azure/cosmos (the SDK referee), pinned by tests/rig/package-lock.json
+if [ ! -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ] || [ ! -d "$ROOT/tests/rig/node_modules/@azure/cosmos" ]; then
   echo "deps: npm ci"
   npm ci --prefix "$ROOT/tests/rig" --no-audit --no-fund --loglevel=error
 fi

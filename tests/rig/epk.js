@@ -187,4 +187,4 @@ function epkMultiHash(values) {
   return values.map((v) => v2Bytes([v]).toString('hex').toUpperCase()).join('');
 }
 
-module.exports = { epkV1, epkV2, epkMultiHash, murmur3_32, murmur3_128 };
+module.exports = { epkV1, epkV2, epkMultiHash, murmur3_32, murmur3_128, binaryNumber };

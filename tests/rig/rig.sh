@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Test rig: a single-node KRaft Kafka 3.9.1 and the local Cosmos (tests/rig/cosmos.js), all on 127.0.0.1
+# Test rig: a single-node KRaft Kafka (4.4.0, or RIG_KAFKA_VERSION=3.9.1) and the local Cosmos (tests/rig/cosmos.js), all on 127.0.0.1
 # with free ports picked at run time. Run tests/rig/deps.sh first.
 #   rig.sh start RUN_DIR   -> RUN_DIR/rig.env (KEY=value lines), RUN_DIR/*.pid, logs in RUN_DIR
 #   Kafka listeners: PLAINTEXT (inter-broker, KAFKA_BOOTSTRAP), SASL_SCRAM, SASL_PLAIN, MTLS, BADHOST
@@ -8,7 +8,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="$ROOT/.cache/venv/bin/python"
-KAFKA_LIBS="$ROOT/.cache/kafka/libs"
+# The broker version: 4.4.0 by default, RIG_KAFKA_VERSION=3.9.1 for the compatibility run.
+KAFKA_VERSION="${RIG_KAFKA_VERSION:-4.4.0}"
+KAFKA_LIBS="$ROOT/.cache/kafka-$KAFKA_VERSION/libs"
 READY_TIMEOUT="${RIG_READY_TIMEOUT:-60}"
 
 die() { echo "rig: $*" >&2; exit 1; }
@@ -148,7 +150,7 @@ alive() { # pid exists and is not a zombie
 
 start() {
   RUN="$(mkdir -p "$1" && cd "$1" && pwd)"
-  [ -x "$PY" ] && [ -e "$KAFKA_LIBS/kafka_2.13-3.9.1.jar" ] && [ -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ] \
+  [ -x "$PY" ] && [ -e "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] && [ -d "$ROOT/tests/rig/node_modules/@vercel/cosmosdb-server" ] \
     || die "dependencies missing: run tests/rig/deps.sh"
   for f in "$RUN"/*.pid; do [ -e "$f" ] && alive "$(cat "$f")" && die "already running in $RUN ($f)"; done
   trap 'echo "rig: start failed, stopping" >&2; stop "$RUN"' EXIT
@@ -172,7 +174,8 @@ start() {
   write_kafka_config "$RUN"
   local jvm=(java -Xmx512m -Xms512m -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
     "-Dlog4j.configuration=file:$RUN/log4j.properties" -cp "$KAFKA_LIBS/*")
-  # SCRAM users live in the KRaft metadata log: created at format time (Kafka 3.9 StorageTool --add-scram)
+  # SCRAM users live in the KRaft metadata log: created at format time (StorageTool --add-scram, the same
+  # on 3.9 and 4.x)
   "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$RUN/server.properties" \
     --add-scram "SCRAM-SHA-512=[name=$scram_user,password=$scram_password]" > "$RUN/kafka-format.out" 2>&1 \
     || { cat "$RUN/kafka-format.out" >&2; die "kafka storage format failed"; }
@@ -229,6 +232,7 @@ KAFKA_OTHER_CA_FILE=$RUN/tls/other-ca.pem
 KAFKA_OTHER_CLIENT_CERT=$RUN/tls/other-client.pem
 KAFKA_OTHER_CLIENT_KEY=$RUN/tls/other-client.key
 KAFKA_PID=$(cat "$RUN/kafka.pid")
+KAFKA_VERSION=$KAFKA_VERSION
 COSMOS_PID=$(cat "$RUN/cosmos.pid")
 EOF
   mv "$RUN/rig.env.tmp" "$RUN/rig.env"

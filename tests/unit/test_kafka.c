@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "kafka_mock.h"
 #include "kafka.h"
 #include "kafka_offsets.h"
 
@@ -24,18 +25,6 @@ struct mock {
     rd_kafka_mock_cluster_t *mc;
     struct cfg cfg;
 };
-
-static rd_kafka_conf_t *quiet_conf(const char *bootstraps)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char err[256];
-    ck_assert_ptr_nonnull(conf);
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err)), 0);
-    if (bootstraps)
-        ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)),
-                         0);
-    return conf;
-}
 
 /* One broker, TOPIC with 3 partitions holding 10, 8 and 0 messages; the group GROUP has
  * committed 5 on partition 0, 7 on partition 1 and nothing on partition 2. */
