@@ -96,7 +96,7 @@ def plan(args):
     (queue 8 MB + 9 batches of 1 MB, each also held as documents, + the process's ~40 MB)."""
     if args.quick:
         return dict(orders=args.orders or 3000, kills=8, kill_gap=(0.5, 2.5), refuse_s=10, storm_s=15,
-                    slow_s=12, cut_s=10, sigterms=3, broker_down_s=2, stream_s=15, rescale_s=24,
+                    slow_s=12, cut_s=12, sigterms=3, broker_down_s=2, stream_s=15, rescale_s=24,
                     slow_orders=1200, slow_size=131072, slow_batch_bytes=1 << 20, rss_bound_mb=100)
     return dict(orders=args.orders or 100000, kills=20, kill_gap=(1.0, 5.0), refuse_s=30, storm_s=60,
                 slow_s=60, cut_s=20, sigterms=5, broker_down_s=5, stream_s=45, rescale_s=60,
@@ -623,6 +623,14 @@ def in_flight_now(port):
     return int(scrape_metrics(port).get("ordersink_batches_in_flight", 0))
 
 
+def wait_in_flight(port, timeout=10):
+    """Waits up to timeout for the worker to have a batch in flight; returns how many it has."""
+    deadline = time.monotonic() + timeout
+    while (n := in_flight_now(port)) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return n
+
+
 @scenario
 def s_kill9(ctx, notes, failures):
     S, t0 = ctx.sizes, time.monotonic()
@@ -642,9 +650,7 @@ def s_kill9(ctx, notes, failures):
     hits = 0
     for k in range(S["kills"]):
         time.sleep(random.uniform(*S["kill_gap"]))
-        deadline = time.monotonic() + 10
-        while (n := in_flight_now(port)) < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        n = wait_in_flight(port)
         if w.kill9():
             hits += n >= 1
     ctx.rig.reset_faults()
@@ -818,7 +824,8 @@ def s_sigterm(ctx, notes, failures):
     S, t0 = ctx.sizes, time.monotonic()
     topic, group, coll = ctx.new_pipeline("sigterm")
     port = free_port()
-    env = ctx.worker_env(topic, group, coll, ORDERSINK_METRICS_PORT=port)
+    # small batches: the slow sink keeps work in flight for every SIGTERM of the run
+    env = ctx.worker_env(topic, group, coll, ORDERSINK_METRICS_PORT=port, ORDERSINK_BATCH_MAX_COUNT=20)
     # Everything produced first, so the topic can be read once to check "committed <= written" after each stop.
     prod, bad_t, bad_values = stream(ctx, topic, S["orders"], 5, rate=0)
     prod.wait()
@@ -833,7 +840,7 @@ def s_sigterm(ctx, notes, failures):
     for k in range(S["sigterms"]):
         w = ctx.slot(env, f"w{k}")
         time.sleep(random.uniform(3, 6))
-        hits += in_flight_now(port) >= 1
+        hits += wait_in_flight(port) >= 1
         rc, secs = ctx.stop_slot(w)
         exit_times.append(secs)
         if rc != 0 or secs > SHUTDOWN_TIMEOUT_MS / 1000:
@@ -877,7 +884,9 @@ def s_netcut(ctx, notes, failures):
     front_port = int(ctx.rig.env["COSMOS_ENDPOINT"].rsplit(":", 1)[1].strip("/"))
     proxy = BlackholeProxy("127.0.0.1", front_port).start()
     ctx.proxies.append(proxy)
-    env = ctx.worker_env(topic, group, coll, ORDERSINK_COSMOS_ENDPOINT=f"https://127.0.0.1:{proxy.port}")
+    port = free_port()
+    env = ctx.worker_env(topic, group, coll, ORDERSINK_COSMOS_ENDPOINT=f"https://127.0.0.1:{proxy.port}",
+                         ORDERSINK_METRICS_PORT=port)
     prod, bad_t, bad_values = stream(ctx, topic, S["orders"], S["cut_s"] + 20)
     rss = RssSampler(ctx)
     w = ctx.slot(env, "w")
@@ -885,12 +894,15 @@ def s_netcut(ctx, notes, failures):
     proxy.cut()
     log(f"  network to Cosmos black-holed for {S['cut_s']}s")
     time.sleep(S["cut_s"])
+    held = in_flight_now(port)  # batches the black hole holds (their requests cannot finish)
     proxy.heal()
     log("  healed")
     notes.append(f"black hole {S['cut_s']}s via proxy :{proxy.port}; cosmos.request_timeout_ms default 10000")
     row = finish(ctx, "netcut", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
                  drain_timeout=900, rss=rss)
-    require_touched(failures, "worker retries + exits 1", cosmos_failures_seen(ctx, [w]))
+    require_touched(failures, "batches in flight at heal + worker retries + exits 1",
+                    held + cosmos_failures_seen(ctx, [w]))
+    notes.append(f"{held} batches in flight when healed")
     proxy.stop()
     ctx.proxies.remove(proxy)
     return row
