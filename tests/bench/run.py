@@ -23,6 +23,7 @@ import email.utils
 import json
 import os
 import platform
+import random
 import re
 import shlex
 import signal
@@ -420,6 +421,8 @@ class Bench:
         t_started, t_assigned = first("worker started"), first("partitions assigned")
         prog = [l for l in lines if l.get("msg") == "progress"]
         errors = [l for l in lines if l.get("level") in ("error",)]
+        if not err:
+            err = self.check_documents(coll, n, front)
         self.drop_container(coll)
         if err:
             raise RuntimeError(err)
@@ -452,6 +455,20 @@ class Bench:
             f"HWM {hwm_kb} kB, {out['http_requests_per_100']:.1f} req/100, exit {rc}")
         return out
 
+    def check_documents(self, coll, n, front):
+        """The run timed real writes: the fresh container got n new documents (the front's 201s;
+        a COUNT query scans every document on the local server) and 20 sampled orders read back
+        equal what the producer generated. Returns an error text or None."""
+        if front.get("doc_creates") != n:
+            return f"the worker created {front.get('doc_creates')} documents, expected {n}"
+        orders = self.expected_orders
+        for o in random.Random(n).sample(orders, min(20, len(orders))):
+            doc = self.rig.read_doc(DB, coll, str(o["orderId"]), o["customerId"])
+            body = {k: v for k, v in (doc or {}).items() if k not in ("id", "kafka") and not k.startswith("_")}
+            if body != o:
+                return f"order {o['orderId']} in Cosmos is {str(doc)[:200]}, expected {str(o)[:200]}"
+        return None
+
     # ---- one cardinality
     def cardinality(self, card, customers, seed):
         n = self.a.orders
@@ -468,6 +485,7 @@ class Bench:
         if sum(hw.values()) != n:
             raise RuntimeError(f"preload: {sum(hw.values())} messages in {topic}, expected {n}")
         lines = dry_run(self.producer_bin, os.path.join(self.out, f"orders-{card}.jsonl"), 1024, seed, customers, n)
+        self.expected_orders = [json.loads(l) for l in lines]  # --seed: the same orders as the preload
         res = {"customers": customers, "seed": seed, "topic": topic, "orders": n,
                "preload": {k: r[k] for k in ("wall_s", "user_s", "sys_s")}}
         res["kcat_read"] = self.kcat_read(topic, n)

@@ -1,6 +1,9 @@
 """Shared steps of the worker end-to-end tests: orders, waiting for commits, reading logs."""
 import json
+import socket
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 from confluent_kafka import KafkaException
@@ -65,11 +68,65 @@ def last_progress(path):
     return lines[-1] if lines else None
 
 
-def wait_for(predicate, timeout=30, what="condition"):
-    """Polls predicate every 0.2 s until it is true; AssertionError after timeout seconds."""
+def free_port():
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path):
+    """(status, body) of GET http://127.0.0.1:port/path; (0, "") when nothing listens."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return 0, ""
+
+
+def samples(text):
+    """{'name{labels}': value} of a Prometheus exposition (comments skipped)."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def metrics(port):
+    """The worker's /metrics samples, {} while it does not answer."""
+    status, text = http_get(port, "/metrics")
+    return samples(text) if status == 200 else {}
+
+
+def wait_for(predicate, timeout=30, what="condition", proc=None):
+    """Polls predicate every 0.1 s; returns its first truthy value or fails naming `what`
+    (also as soon as proc, when given, has exited)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+        v = predicate()
+        if v:
+            return v
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"worker exited {proc.returncode} while waiting for {what}; see {proc.log_path}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def group_members(rig, group):
+    """Members the broker lists in the consumer group now (DescribeGroups)."""
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": rig.bootstrap})
+    desc = admin.describe_consumer_groups([group])[group].result(10)
+    return list(desc.members)
+
+
+def offsets_in_cosmos(rig, db, coll):
+    """{partition: set of kafka.offset} of every document in the container."""
+    out = {}
+    for d in rig.query(db, coll, "SELECT c.kafka FROM c"):
+        out.setdefault(d["kafka"]["partition"], set()).add(d["kafka"]["offset"])
+    return out

@@ -66,7 +66,23 @@ class Rig:
         with open(os.path.join(self.run_dir, "rig.env")) as f:
             self.env = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
         self._http.verify = self.env["COSMOS_CA_FILE"]
+        self.wait_group_coordinator()
         return self
+
+    def wait_group_coordinator(self, timeout=60):
+        """Waits until the broker answers group requests: a fresh broker answers NOT_COORDINATOR /
+        COORDINATOR_LOAD_IN_PROGRESS for a while (RIG.md), and a test's first commit or offset read
+        would otherwise race it."""
+        admin = self.admin()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                admin.describe_consumer_groups(["rig-probe"])["rig-probe"].result(5)
+                return
+            except KafkaException as e:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"group coordinator not ready in {timeout}s: {e}") from e
+                time.sleep(0.2)
 
     def stop(self):
         for p in list(self.workers):

@@ -3,43 +3,14 @@ and dead-lettered and passes promtool's linter; /readyz and /healthz flip when t
 every log line is JSON."""
 import os
 import re
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
-from helpers import STARTUP_REQUESTS, log_lines, order, setup_pipeline, wait_committed, wait_for
+from helpers import STARTUP_REQUESTS, free_port, log_lines, order, samples, setup_pipeline, wait_committed, wait_for
+from helpers import http_get as get
 from rig import REPO
 
 PROMTOOL = os.path.join(REPO, ".cache", "promtool", "usr", "bin", "promtool")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path):
-    """(status, body) of GET http://127.0.0.1:port/path."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except urllib.error.URLError:
-        return 0, ""  # not listening (yet)
-
-
-def samples(text):
-    """{'name{labels}': value} of a Prometheus exposition (comments skipped)."""
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, value = line.rsplit(" ", 1)
-            out[key] = float(value)
-    return out
 
 
 def metrics_env(rig, topic, group, db, coll):

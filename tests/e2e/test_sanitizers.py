@@ -3,11 +3,10 @@ build/asan/worker) writes orders and updates through 429s, dropped connections a
 dead-letters bad messages, is revoked by a second worker joining, takes SIGTERM, and exits 0 with
 no sanitizer report (LeakSanitizer included; its suppressions cover system libraries only)."""
 import os
-import time
 
 import pytest
 
-from helpers import last_progress, order, setup_pipeline, wait_committed
+from helpers import last_progress, log_lines, order, setup_pipeline, wait_committed, wait_for
 from rig import REPO
 from test_worker import BAD_MESSAGES
 
@@ -40,10 +39,14 @@ def test_worker_under_asan_and_ubsan_through_faults_and_a_rebalance(rig, cosmos_
     rig.produce(topic, msgs)
     rig.set_faults(throttle_ratio=0.3, retry_after_ms=20, drop_ratio=0.05, delay_ms=250, delay_jitter_ms=50)
     env = sanitizer_env(rig, topic, group, db, coll)
+    env["ORDERSINK_LOG_STATS_INTERVAL_MS"] = "200"
     w1 = rig.start_worker(env, binary=ASAN_WORKER)
-    time.sleep(3)
+    wait_for(lambda: any(l.get("msg") == "progress" and l.get("batches_in_flight", 0) >= 1
+                         for l in log_lines(w1.log_path)), timeout=60, what="w1 writing", proc=w1)
     w2 = rig.start_worker(env, binary=ASAN_WORKER)  # a rebalance while batches are in flight
-    time.sleep(4)
+    wait_for(lambda: sum(l.get("msg") == "partitions assigned" for l in log_lines(w1.log_path)) >= 2
+             and any(l.get("msg") == "partitions assigned" for l in log_lines(w2.log_path)),
+             timeout=60, what="the rebalance", proc=w1)
     rig.reset_faults()
     wait_committed(rig, group, topic, timeout=180, proc=w1)
     codes = [rig.stop_worker(w, timeout=60) for w in (w2, w1)]

@@ -382,7 +382,8 @@ def test_insecure_skip_tls_verify_warns_and_connects(rig):
     objs = assert_json_log(w.log_path)
     warns = [o for o in objs if o.get("level") == "warn" and re.search(r"insecure|skip_tls_verify", json.dumps(o), re.I)]
     assert warns, f"no warn line about insecure_skip_tls_verify in {w.log_path}"
-    first_kafka_activity = next((i for i, o in enumerate(objs) if o.get("msg") in ("assigned", "progress")), len(objs))
+    first_kafka_activity = next((i for i, o in enumerate(objs) if o.get("msg") in ("partitions assigned", "progress")), None)
+    assert first_kafka_activity is not None, "no partitions assigned or progress line: the worker never reached Kafka"
     assert objs.index(warns[0]) < first_kafka_activity, "the warning must come at start"
     assert rig.count_docs(db, coll) == 10
 

@@ -78,7 +78,9 @@ def test_orders_land_once_and_offsets_commit(rig):
     # A restarted worker has nothing to do: no new writes.
     before = rig.stats()["requests"]
     w2 = rig.start_worker(env)
-    time.sleep(5)
+    # assigned, then two progress lines (1 s apart) after it: time to have fetched and written
+    wait_for(lambda: (lambda ls: "partitions assigned" in ls and ls[ls.index("partitions assigned"):].count("progress") >= 2)(
+        [l.get("msg") for l in log_lines(w2.log_path)]), timeout=30, what="w2 assigned and idle", proc=w2)
     assert rig.stop_worker(w2) == 0
     assert rig.stats()["requests"] - before == STARTUP_REQUESTS, "only the start-up reads"
     assert last_progress(w2.log_path)["consumed"] == 0

@@ -16,6 +16,11 @@ that does not trust the worker's counters:
     DLQ duplicates are reported, not failed (at-least-once allows them after kill -9).
 Redeliveries = document writes answered 200/201 by the rig's Cosmos front - valid messages
 (the worker coalesces versions of one order within a batch, so this can be negative).
+A scenario also fails when it could pass without testing anything: the producer failed or the topic
+holds < 99 % of the requested orders; a worker died by a signal the suite did not send; the fault
+touched no traffic (no 429, no delayed write, no retry, no revocation...); fewer than half the kill -9s
+or SIGTERMs hit a worker with batches in flight (its /metrics, read just before); slow-sink's peak
+VmHWM is over the bound, its backlog being at least 1.5x the bound (docs/testing-guarantees.md).
 
 Scenarios: kill9, cosmos-down, throttle, slow-sink, broker-restart, rescale-range, rescale-coop
 (or "rescale" for both), sigterm, netcut, zombie (a worker frozen with SIGSTOP while another takes
@@ -51,11 +56,11 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 sys.path.insert(0, HERE)
 from rig import Rig, cosmos_auth, resource_of  # noqa: E402
+from helpers import free_port, metrics as scrape_metrics  # noqa: E402
 from tcpproxy import BlackholeProxy  # noqa: E402
 
 DB = "reliability"
 PARTITIONS = 6
-RSS_BOUND_MB = 200
 SHUTDOWN_TIMEOUT_MS = 10000
 SYSTEM_FIELDS = {"id", "kafka", "_rid", "_self", "_etag", "_attachments", "_ts"}
 
@@ -72,11 +77,13 @@ def alive(pid):
         return False
 
 
-def rss_mb(pid):
+def hwm_mb(pid):
+    """Peak resident memory of a live process (VmHWM: the kernel's high-water mark, so a spike
+    between two samples is not missed)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024.0
     except (FileNotFoundError, ProcessLookupError):
         pass
@@ -85,12 +92,17 @@ def rss_mb(pid):
 
 # ---------------------------------------------------------------- sizes
 def plan(args):
-    """Per-mode sizes. Fault durations are the brief's in full mode, shortened in --quick."""
+    """Per-mode sizes. Fault durations are the brief's in full mode, shortened in --quick.
+    slow-sink: its backlog (slow_orders x slow_size bytes) is 1.5-2x rss_bound_mb, so a worker that
+    buffered it all would break the bound in either mode; in --quick with batch.max_bytes 1 MB
+    (queue 8 MB + 9 batches of 1 MB, each also held as documents, + the process's ~40 MB)."""
     if args.quick:
         return dict(orders=args.orders or 3000, kills=8, kill_gap=(0.5, 2.5), refuse_s=10, storm_s=15,
-                    slow_s=12, cut_s=10, sigterms=3, broker_down_s=2, stream_s=15, rescale_s=24)
+                    slow_s=12, cut_s=12, sigterms=3, broker_down_s=2, stream_s=15, rescale_s=24,
+                    slow_orders=1200, slow_size=131072, slow_batch_bytes=1 << 20, rss_bound_mb=100)
     return dict(orders=args.orders or 100000, kills=20, kill_gap=(1.0, 5.0), refuse_s=30, storm_s=60,
-                slow_s=60, cut_s=20, sigterms=5, broker_down_s=5, stream_s=45, rescale_s=60)
+                slow_s=60, cut_s=20, sigterms=5, broker_down_s=5, stream_s=45, rescale_s=60,
+                slow_orders=100000, slow_size=4096, slow_batch_bytes=4 << 20, rss_bound_mb=200)
 
 
 # ---------------------------------------------------------------- Cosmos reads (parallel, direct to backend)
@@ -240,7 +252,7 @@ class RssSampler:
     def _run(self):
         while not self._stop.is_set():
             for p in list(self.ctx.rig.workers):
-                v = rss_mb(p.pid)
+                v = hwm_mb(p.pid)
                 if v is not None and v > self.peak:
                     self.peak = v
             self._stop.wait(self.period)
@@ -350,11 +362,13 @@ class Ctx:
             self.slots.remove(s)
         return rc
 
-    def start_producer(self, topic, count, rate=0, seed=1):
+    def start_producer(self, topic, count, rate=0, seed=1, size=0):
         args = [self.producer_bin, "--topic", topic, "--count", str(count), "--seed", str(seed),
                 "--updates", "0.05", "--bad-ratio", "0", "--customers", "1000"]
         if rate:
             args += ["--rate", str(int(rate))]
+        if size:
+            args += ["--size", str(size)]
         env = {**os.environ, "ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": self.rig.bootstrap, "ORDERSINK_KAFKA_TOPIC": topic}
         out = open(os.path.join(self.scen_dir, "producer.log"), "ab")
         p = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -545,10 +559,11 @@ def scenario(fn):
 SCENARIOS = {}
 
 
-def stream(ctx, topic, n, seconds, rate=None):
+def stream(ctx, topic, n, seconds, rate=None, size=0):
     """Starts the producer (n orders over ~seconds) and the malformed-message injector."""
     rate = rate if rate is not None else max(1, int(n / seconds))
-    prod = ctx.start_producer(topic, n, rate=rate, seed=random.randrange(1 << 30))
+    ctx.requested = n
+    prod = ctx.start_producer(topic, n, rate=rate, seed=random.randrange(1 << 30), size=size)
     nbad = max(16, min(200, n // 500))
     bad_t, bad_values = ctx.inject_bad(topic, nbad, seconds if rate else 5)
     return prod, bad_t, bad_values
@@ -559,10 +574,14 @@ def finish(ctx, name, topic, group, coll, slots, prod, bad_t, bad_values, t0, no
     drained = ctx.wait_drained(topic, group, prod, [bad_t], timeout=drain_timeout)
     if not drained:
         failures.append("not drained (committed != high watermark) before the timeout")
+    # A broken producer would make every check pass on a handful of orders.
     if prod.returncode != 0:
-        notes.append(f"producer exited {prod.returncode}")
+        failures.append(f"producer exited {prod.returncode} (see {ctx.scen_dir}/producer.log)")
     restarts = sum(s.restarts for s in slots)
     exits = [rc for s in slots for rc in s.exits]
+    signalled = [rc for rc in exits if rc < 0]
+    if signalled:  # the supervisor restarts it, but a crash is a crash
+        failures.append(f"worker killed by signals the suite did not send: {sorted(-rc for rc in signalled)}")
     for s in slots:
         rc, secs = ctx.stop_slot(s)
         if rc != 0:
@@ -574,26 +593,74 @@ def finish(ctx, name, topic, group, coll, slots, prod, bad_t, bad_values, t0, no
         notes.append(f"unexpected worker exits {collections.Counter(exits).most_common()} (restarted)")
     if peak is not None:
         extra["rss"] = peak
-    return verify(ctx, name, topic, group, coll, bad_values, t0, notes, failures, extra)
+    row = verify(ctx, name, topic, group, coll, bad_values, t0, notes, failures, extra)
+    if row["valid"] < 0.99 * ctx.requested:
+        failures.append(f"only {row['valid']} valid orders in the topic, {ctx.requested} requested (< 99 %)")
+    return row
+
+
+def worker_logs(ctx):
+    """Every JSON line of every worker log of the current scenario."""
+    for f in sorted(os.listdir(ctx.scen_dir)):
+        if f.startswith("worker-") and f.endswith(".log"):
+            for line in open(os.path.join(ctx.scen_dir, f), errors="replace"):
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    pass
+
+
+def require_touched(failures, what, count):
+    """A fault that touched no traffic tested nothing: fail the scenario."""
+    if not count:
+        failures.append(f"the fault touched no traffic: {what} = {count}")
+
+
+def cosmos_failures_seen(ctx, slots):
+    """Worker retries of Cosmos writes (progress lines) plus exits 1 (retries exhausted)."""
+    retries = max((l.get("cosmos_retries", 0) for l in worker_logs(ctx) if l.get("msg") == "progress"), default=0)
+    return retries + sum(rc == 1 for s in slots for rc in s.exits)
+
+
+def in_flight_now(port):
+    """Batches the worker is writing right now, from its /metrics (0 when it does not answer)."""
+    return int(scrape_metrics(port).get("ordersink_batches_in_flight", 0))
+
+
+def wait_in_flight(port, timeout=10):
+    """Waits up to timeout for the worker to have a batch in flight; returns how many it has."""
+    deadline = time.monotonic() + timeout
+    while (n := in_flight_now(port)) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return n
 
 
 @scenario
 def s_kill9(ctx, notes, failures):
     S, t0 = ctx.sizes, time.monotonic()
     topic, group, coll = ctx.new_pipeline("kill9")
-    # Dead members must leave the group quickly for the restarted worker to get partitions back:
-    # session.timeout.ms = 6000 (the broker's group.min.session.timeout.ms).
-    env = ctx.worker_env(topic, group, coll, ORDERSINK_KAFKA_SESSION_TIMEOUT_MS=6000)
-    span = S["kills"] * (sum(S["kill_gap"]) / 2 + 6)
+    # Static membership (group.instance.id): the restarted worker takes its partitions back at once
+    # instead of after a session timeout, so kills land on work rather than on group joins.
+    # Writes take 20-50 ms (as a real Cosmos does; the local one answers in ~1 ms), and each
+    # kill waits up to 10 s for a batch in flight (read from /metrics just before the kill).
+    port = free_port()
+    env = ctx.worker_env(topic, group, coll, ORDERSINK_KAFKA_SESSION_TIMEOUT_MS=6000, ORDERSINK_METRICS_PORT=port,
+                         ORDERSINK_LIBRDKAFKA_GROUP_INSTANCE_ID=f"{group}-w")
+    ctx.rig.set_faults(delay_ms=20, delay_jitter_ms=30)
+    span = S["kills"] * (sum(S["kill_gap"]) / 2 + 3)
     prod, bad_t, bad_values = stream(ctx, topic, S["orders"], span)
     rss = RssSampler(ctx)
     w = ctx.slot(env, "w")
+    hits = 0
     for k in range(S["kills"]):
         time.sleep(random.uniform(*S["kill_gap"]))
-        if not w.kill9():
-            time.sleep(0.5)
-            w.kill9()
-    notes.append(f"{w.kills} kill -9 (session.timeout.ms=6000)")
+        n = wait_in_flight(port)
+        if w.kill9():
+            hits += n >= 1
+    ctx.rig.reset_faults()
+    notes.append(f"{w.kills} kill -9, {hits} with batches in flight (static membership, session.timeout.ms=6000)")
+    if hits * 2 < S["kills"]:
+        failures.append(f"only {hits} of {S['kills']} kills hit a worker with batches in flight")
     return finish(ctx, "kill9", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
                   drain_timeout=900, rss=rss, extra={"kills": w.kills})
 
@@ -611,8 +678,10 @@ def s_cosmos_down(ctx, notes, failures):
     log(f"  cosmos refusing connections for {S['refuse_s']}s")
     time.sleep(S["refuse_s"])
     notes.append(f"Cosmos refused {S['refuse_s']}s; default retry.max_attempts=12")
-    return finish(ctx, "cosmos-down", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
-                  drain_timeout=900, rss=rss)
+    row = finish(ctx, "cosmos-down", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
+                 drain_timeout=900, rss=rss)
+    require_touched(failures, "worker retries + exits 1", cosmos_failures_seen(ctx, [w]))
+    return row
 
 
 @scenario
@@ -627,6 +696,7 @@ def s_throttle(ctx, notes, failures):
     time.sleep(S["storm_s"])
     throttled = ctx.rig.stats().get("throttled", 0)
     notes.append(f"429 storm {S['storm_s']}s: {throttled} writes throttled")
+    require_touched(failures, "requests answered 429", throttled)
     return finish(ctx, "throttle", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
                   drain_timeout=900, rss=rss)
 
@@ -635,18 +705,25 @@ def s_throttle(ctx, notes, failures):
 def s_slow_sink(ctx, notes, failures):
     S, t0 = ctx.sizes, time.monotonic()
     topic, group, coll = ctx.new_pipeline("slow-sink")
-    env = ctx.worker_env(topic, group, coll)
+    env = ctx.worker_env(topic, group, coll, ORDERSINK_BATCH_MAX_BYTES=S["slow_batch_bytes"])
     ctx.rig.set_faults(delay_ms=500, duration_ms=S["slow_s"] * 1000)
-    prod, bad_t, bad_values = stream(ctx, topic, S["orders"], S["slow_s"], rate=0)  # as fast as possible
+    # as fast as possible, large orders: the backlog outgrows the memory bound
+    prod, bad_t, bad_values = stream(ctx, topic, S["slow_orders"], S["slow_s"], rate=0, size=S["slow_size"])
     rss = RssSampler(ctx)
     w = ctx.slot(env, "w")
     time.sleep(S["slow_s"])
+    delayed = ctx.rig.stats().get("delayed", 0)
     row = finish(ctx, "slow-sink", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
                  drain_timeout=900, rss=rss)
-    notes.append(f"every write +500 ms for {S['slow_s']}s, backlog produced at full speed; "
-                 f"peak RSS {row['rss']:.1f} MB (bound {RSS_BOUND_MB} MB)")
-    if row["rss"] > RSS_BOUND_MB:
-        failures.append(f"peak RSS {row['rss']:.1f} MB > {RSS_BOUND_MB} MB")
+    backlog = S["slow_orders"] * S["slow_size"] / 2**20
+    bound = S["rss_bound_mb"]
+    notes.append(f"every write +500 ms for {S['slow_s']}s, {backlog:.0f} MB backlog produced at full speed; "
+                 f"peak VmHWM {row['rss']:.1f} MB (bound {bound} MB)")
+    require_touched(failures, "writes delayed", delayed)
+    if backlog < 1.5 * bound:
+        failures.append(f"backlog {backlog:.0f} MB < 1.5 x the {bound} MB bound: an unbounded buffer could pass")
+    if row["rss"] > bound:
+        failures.append(f"peak VmHWM {row['rss']:.1f} MB > {bound} MB")
     return row
 
 
@@ -701,8 +778,11 @@ def s_broker_restart(ctx, notes, failures):
     outage = restart_broker(ctx, S["broker_down_s"])
     log(f"  broker killed -9 and back after {outage:.1f}s")
     notes.append(f"broker kill -9 + restart, unavailable {outage:.1f}s")
-    return finish(ctx, "broker-restart", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
-                  drain_timeout=900, rss=rss)
+    row = finish(ctx, "broker-restart", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
+                 drain_timeout=900, rss=rss)
+    # the worker saw the broker go (librdkafka's warnings and errors go through its log)
+    require_touched(failures, "worker warn/error lines", sum(l.get("level") in ("warn", "error") for l in worker_logs(ctx)))
+    return row
 
 
 def rescale(ctx, notes, failures, assignor):
@@ -728,6 +808,8 @@ def rescale(ctx, notes, failures, assignor):
     notes.append(f"assignor {assignor}")
     row = finish(ctx, name, topic, group, coll, slots[3:], prod, bad_t, bad_values, t0, notes, failures,
                  drain_timeout=900, rss=rss, extra={"restarts": sum(s.restarts for s in slots)})
+    require_touched(failures, "partitions revoked (worker logs)",
+                    sum(l.get("msg") == "partitions revoked" for l in worker_logs(ctx)))
     return row
 
 
@@ -745,7 +827,9 @@ def s_rescale_coop(ctx, notes, failures):
 def s_sigterm(ctx, notes, failures):
     S, t0 = ctx.sizes, time.monotonic()
     topic, group, coll = ctx.new_pipeline("sigterm")
-    env = ctx.worker_env(topic, group, coll)
+    port = free_port()
+    # small batches: the slow sink keeps work in flight for every SIGTERM of the run
+    env = ctx.worker_env(topic, group, coll, ORDERSINK_METRICS_PORT=port, ORDERSINK_BATCH_MAX_COUNT=20)
     # Everything produced first, so the topic can be read once to check "committed <= written" after each stop.
     prod, bad_t, bad_values = stream(ctx, topic, S["orders"], 5, rate=0)
     prod.wait()
@@ -756,9 +840,11 @@ def s_sigterm(ctx, notes, failures):
     rss = RssSampler(ctx)
     checked = {p: 0 for p in range(PARTITIONS)}
     exit_times = []
+    hits = 0
     for k in range(S["sigterms"]):
         w = ctx.slot(env, f"w{k}")
         time.sleep(random.uniform(3, 6))
+        hits += wait_in_flight(port) >= 1
         rc, secs = ctx.stop_slot(w)
         exit_times.append(secs)
         if rc != 0 or secs > SHUTDOWN_TIMEOUT_MS / 1000:
@@ -786,7 +872,9 @@ def s_sigterm(ctx, notes, failures):
             f"/{len(msgs)}, {len(need)} newly committed orders checked in Cosmos")
         checked = {p: (c or 0) for p, c in committed.items()}
     ctx.rig.reset_faults()
-    notes.append(f"{S['sigterms']} SIGTERMs with writes delayed 1000 ms: exit times "
+    if hits * 2 < S["sigterms"]:
+        failures.append(f"only {hits} of {S['sigterms']} SIGTERMs came with batches in flight")
+    notes.append(f"{S['sigterms']} SIGTERMs with writes delayed 1000 ms, {hits} with batches in flight: exit times "
                  f"{', '.join(f'{x:.1f}' for x in exit_times)} s (timeout {SHUTDOWN_TIMEOUT_MS / 1000:.0f} s)")
     w = ctx.slot(env, "final")
     return finish(ctx, "sigterm", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
@@ -800,7 +888,9 @@ def s_netcut(ctx, notes, failures):
     front_port = int(ctx.rig.env["COSMOS_ENDPOINT"].rsplit(":", 1)[1].strip("/"))
     proxy = BlackholeProxy("127.0.0.1", front_port).start()
     ctx.proxies.append(proxy)
-    env = ctx.worker_env(topic, group, coll, ORDERSINK_COSMOS_ENDPOINT=f"https://127.0.0.1:{proxy.port}")
+    port = free_port()
+    env = ctx.worker_env(topic, group, coll, ORDERSINK_COSMOS_ENDPOINT=f"https://127.0.0.1:{proxy.port}",
+                         ORDERSINK_METRICS_PORT=port)
     prod, bad_t, bad_values = stream(ctx, topic, S["orders"], S["cut_s"] + 20)
     rss = RssSampler(ctx)
     w = ctx.slot(env, "w")
@@ -808,11 +898,15 @@ def s_netcut(ctx, notes, failures):
     proxy.cut()
     log(f"  network to Cosmos black-holed for {S['cut_s']}s")
     time.sleep(S["cut_s"])
+    held = in_flight_now(port)  # batches the black hole holds (their requests cannot finish)
     proxy.heal()
     log("  healed")
     notes.append(f"black hole {S['cut_s']}s via proxy :{proxy.port}; cosmos.request_timeout_ms default 10000")
     row = finish(ctx, "netcut", topic, group, coll, [w], prod, bad_t, bad_values, t0, notes, failures,
                  drain_timeout=900, rss=rss)
+    require_touched(failures, "batches in flight at heal + worker retries + exits 1",
+                    held + cosmos_failures_seen(ctx, [w]))
+    notes.append(f"{held} batches in flight when healed")
     proxy.stop()
     ctx.proxies.remove(proxy)
     return row
@@ -1042,7 +1136,7 @@ def main():
     print("columns: produced = messages in the topic (orders + versions + malformed); valid = order messages; "
           "orders = distinct order ids; docs = documents in Cosmos; missing = absent or not at the latest version; "
           "dups = docs - distinct ids; writes = 200/201 document writes at the Cosmos front; redeliv = writes - valid; "
-          "dlq = distinct dead letters/expected+duplicates; rss = peak worker VmRSS MB")
+          "dlq = distinct dead letters/expected+duplicates; rss = peak worker VmHWM MB")
     for name, notes, failures in details:
         for n in notes:
             print(f"  {name}: {n}")

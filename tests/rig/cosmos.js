@@ -13,6 +13,7 @@ const fs = require("fs");
 const http = require("http");
 const https = require("https");
 const conditional = require("./conditional");
+const opfaults = require("./opfaults");
 
 // ---------- master-key signature (RIG.md "Cosmos DB REST") ----------
 function sign(key, verb, resourceType, resourceLink, date) {
@@ -167,6 +168,7 @@ function main() {
     }
 
     const isWrite = ["POST", "PUT", "DELETE"].includes(req.method) && resourceOf(pathname)[0] === "docs";
+    let opPlan = null; // per-operation faults (opfaults.js)
     if (isWrite) {
       // delay_ms: every write waits this long; delay_jitter_ms: plus a random 0..jitter, so
       // writes sent in one order can be answered in another.
@@ -189,17 +191,20 @@ function main() {
         counters.rejected++;
         return cosmosError(res, 400, "BadRequest", "One of the specified inputs is invalid (rejected by the test rig's reject_marker).");
       }
+      if (req.method === "POST" && (opPlan = opfaults.split(faults, counters, req, body)) && opPlan.reply) return opPlan.reply(res);
     }
 
     const docRequest = resourceOf(pathname)[0] === "docs" && String(req.headers["x-ms-documentdb-isquery"]).toLowerCase() !== "true" &&
       (isWrite || pathname.split("/").filter(Boolean).length % 2 === 0);
-    const headers = conditional.backendHeaders(req, docRequest ? "doc" : "feed", { ...req.headers, "content-length": body.length });
+    const fwd = opPlan ? opPlan.body : body;
+    const headers = conditional.backendHeaders(req, docRequest ? "doc" : "feed", { ...req.headers, "content-length": fwd.length });
     delete headers.connection; delete headers["transfer-encoding"]; delete headers["keep-alive"];
     const breq = https.request({ host: "127.0.0.1", port: backendPort, method: req.method, path: req.url, headers, agent }, (bres) => {
       const out = [];
       bres.on("data", (c) => out.push(c));
       bres.on("end", () => {
         let data = Buffer.concat(out);
+        if (opPlan) [bres.statusCode, data] = opPlan.merge(bres.statusCode, data); // injected results back in place
         if (pathname === "/") data = Buffer.from(data.toString().split(`:${backendPort}/`).join(`:${frontPort}/`));
         // Prefer: return=minimal (the SDKs' EnableContentResponseOnWrite=false): the service
         // answers a write without echoing the document; the local server always echoes it.
@@ -222,7 +227,7 @@ function main() {
       });
     });
     breq.on("error", (e) => { if (!res.headersSent) cosmosError(res, 502, "BadGateway", `rig backend error: ${e.message}`); });
-    breq.end(body);
+    breq.end(fwd);
   }
 
   // "refuse": stop listening and cut every open connection; listen again on the same port afterwards.
