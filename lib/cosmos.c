@@ -18,6 +18,7 @@
 #include "cosmos_epk.h"
 #include "cosmos_internal.h"
 #include "log.h"
+#include "retry.h"
 
 static char *cosmos_strdupf(const char *fmt, const char *a, const char *b, const char *c)
 {
@@ -364,6 +365,37 @@ int cosmos_ranges_read(struct cosmos_client *c, char *err, size_t errsz)
     snprintf(err, errsz, "cosmos: the partition key ranges of %s span more than %d pages",
              c->coll_link, COSMOS_PKRANGES_MAX_PAGES);
     return -1;
+}
+
+/* Least wait between two reads of the range map when the last one failed. */
+#define COSMOS_MAP_RETRY_MS 1000
+
+/* Reads the range map again when a 410 asked for it (blocking; the writes it concerns wait
+ * for their retry meanwhile). A failed read keeps the old map and is tried again later. */
+void cosmos_ranges_refresh(struct cosmos_client *c, int64_t now)
+{
+    if (!c->map_stale || now < c->map_retry_at)
+        return;
+    char err[512];
+    c->stats.range_refreshes++;
+    if (cosmos_ranges_read(c, err, sizeof(err)) != 0) {
+        c->map_retry_at = now + COSMOS_MAP_RETRY_MS;
+        LOG(LOG_WARN, "cannot read the partition key ranges again; trying later",
+            LF_STR("error", err));
+        return;
+    }
+    LOG(LOG_INFO, "partition key ranges read again", LF_INT("ranges", (int64_t)c->map.n));
+}
+
+/* A 410 of a request started on map generation gen says the ranges changed: read them again
+ * before the next request (once per map, however many requests were on the wire). */
+void cosmos_ranges_gone(struct cosmos_client *c, unsigned gen, int status, int substatus)
+{
+    if (!retry_range_gone(status, substatus) || gen != c->map_gen || c->map_stale)
+        return;
+    c->map_stale = 1;
+    LOG(LOG_INFO, "a partition key range is gone; reading the ranges again",
+        LF_INT("status", status), LF_INT("substatus", substatus));
 }
 
 int cosmos_range_count(const struct cosmos_client *c)

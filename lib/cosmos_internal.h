@@ -105,6 +105,14 @@ int cosmos_request_setup(struct cosmos_client *c, struct cosmos_slot *s,
  * Returns 0, or -1 with err set (the old map is kept). */
 int cosmos_ranges_read(struct cosmos_client *c, char *err, size_t errsz);
 
+/* Reads the ranges again when a 410 asked for it (c->map_stale) and the last failed read is
+ * COSMOS_MAP_RETRY_MS old; a failed read keeps the old map. Blocking. */
+void cosmos_ranges_refresh(struct cosmos_client *c, int64_t now);
+
+/* Marks the map stale when (status, substatus) says a range is gone (retry_range_gone) and the
+ * request started on the map in use now (gen == c->map_gen): one read per map. */
+void cosmos_ranges_gone(struct cosmos_client *c, unsigned gen, int status, int substatus);
+
 /* x-ms-request-charge of a finished transfer, 0 if absent. */
 double cosmos_request_charge(CURL *easy);
 

@@ -15,7 +15,6 @@
 #include "clock.h"
 #include "cosmos_internal.h"
 #include "cosmos_route.h"
-#include "log.h"
 
 enum write_state { W_NEW, W_FLIGHT, W_WAIT, W_DONE };
 
@@ -408,17 +407,6 @@ static int cosmos_settle_versioned(struct cosmos_client *c, struct cosmos_run *r
     return 0;
 }
 
-/* A 410 of a request started on map generation gen says the ranges changed: read them again
- * before the next request (once per map, however many requests were on the wire). */
-static void cosmos_range_gone(struct cosmos_client *c, unsigned gen, int status, int substatus)
-{
-    if (!retry_range_gone(status, substatus) || gen != c->map_gen || c->map_stale)
-        return;
-    c->map_stale = 1;
-    LOG(LOG_INFO, "a partition key range is gone; reading the ranges again",
-        LF_INT("status", status), LF_INT("substatus", substatus));
-}
-
 /* Applies one operation's (or a single request's) status and sub-status to write i;
  * doc[0..doc_len) is the document the answer carries, if any. */
 static void cosmos_settle(struct cosmos_client *c, struct cosmos_run *r, size_t i, int status,
@@ -472,7 +460,7 @@ static int cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r, st
                  ops[k].substatus);
         c->stats.throttled += ops[k].status == 429;
         throttled |= ops[k].status == 429;
-        cosmos_range_gone(c, s->map_gen, ops[k].status, ops[k].substatus);
+        cosmos_ranges_gone(c, s->map_gen, ops[k].status, ops[k].substatus);
         cosmos_settle(c, r, s->idx[k], ops[k].status, ops[k].substatus, ops[k].retry_after_ms, msg,
                       s->response.data + ops[k].doc_off, ops[k].doc_len);
     }
@@ -493,7 +481,7 @@ static int cosmos_finish_writes(struct cosmos_client *c, struct cosmos_run *r,
     int substatus = res == CURLE_OK ? s->substatus : 0;
     int verdict = retry_classify(status, substatus, res != CURLE_OK);
     if (res == CURLE_OK)
-        cosmos_range_gone(c, s->map_gen, (int)status, substatus);
+        cosmos_ranges_gone(c, s->map_gen, (int)status, substatus);
     for (size_t k = 0; k < s->nidx && r->result == COSMOS_RUNNING; k++) {
         if (s->is_batch && verdict == RETRY_REJECT && r->cancelled[s->idx[k]]) {
             cosmos_done(r, s->idx[k], COSMOS_CANCELLED);
@@ -543,30 +531,10 @@ static void cosmos_finish(struct cosmos_client *c, struct cosmos_slot *s, CURLco
     c->stats.concurrency_limit = aimd_limit(&c->aimd);
 }
 
-/* Least wait between two reads of the range map when the last one failed. */
-#define COSMOS_MAP_RETRY_MS 1000
-
-/* Reads the range map again when a 410 asked for it (blocking; the writes it concerns wait
- * for their retry meanwhile). A failed read keeps the old map and is tried again later. */
-static void cosmos_refresh_ranges(struct cosmos_client *c, int64_t now)
-{
-    if (!c->map_stale || now < c->map_retry_at)
-        return;
-    char err[512];
-    c->stats.range_refreshes++;
-    if (cosmos_ranges_read(c, err, sizeof(err)) != 0) {
-        c->map_retry_at = now + COSMOS_MAP_RETRY_MS;
-        LOG(LOG_WARN, "cannot read the partition key ranges again; trying later",
-            LF_STR("error", err));
-        return;
-    }
-    LOG(LOG_INFO, "partition key ranges read again", LF_INT("ranges", (int64_t)c->map.n));
-}
-
 /* Starts requests on free slots while the limit allows, oldest run first. */
 static void cosmos_fill(struct cosmos_client *c, int64_t now)
 {
-    cosmos_refresh_ranges(c, now);
+    cosmos_ranges_refresh(c, now);
     for (int i = 0; i < c->nslots && c->busy < aimd_limit(&c->aimd); i++) {
         struct cosmos_slot *s = &c->slots[i];
         if (s->busy)
