@@ -76,7 +76,9 @@ static const struct cfg_setting cfg_settings[] = {
     S("eventhubs.connection_string", eventhubs_connection_string, NULL, 0, CFG_SECRET,
       "Azure Event Hubs connection string; sets bootstrap, SASL_SSL/PLAIN and Microsoft's "
       "client settings. Env also EVENTHUBS_CONNECTION_STRING"),
-    I("batch.max_count", batch_max_count, 100, 1, 100000, "A batch closes at this many orders"),
+    I("batch.max_count", batch_max_count, 0, 0, 100000,
+      "A batch closes at this many orders; 0: 100 per partition key range of the container, at "
+      "most 2,000 (batch requests carry one range's operations: docs/cosmos.md)"),
     I("batch.max_bytes", batch_max_bytes, 4194304, 1024, 1073741824,
       "A batch closes at this many payload bytes"),
     I("batch.max_wait_ms", batch_max_wait_ms, 500, 1, 600000,
@@ -92,9 +94,9 @@ static const struct cfg_setting cfg_settings[] = {
     S("cosmos.database", cosmos_database, NULL, CFG_WORKER, 0, "Database id"),
     S("cosmos.container", cosmos_container, NULL, CFG_WORKER, 0, "Container id"),
     S("cosmos.partition_key_path", cosmos_partition_key_path, NULL, 0, 0,
-      "The order field the container is partitioned on, e.g. /customerId or /customer/id; "
-      "unset: read from the container at start. When set and different from the "
-      "container's, the worker exits 3"),
+      "The order field the container is partitioned on, e.g. /customerId or /customer/id "
+      "(hierarchical keys: the paths comma-separated, /tenant,/user); unset: read from the "
+      "container at start. When set and different from the container's, the worker exits 3"),
     S("cosmos.ca_file", cosmos_ca_file, NULL, 0, 0,
       "PEM CA bundle to verify Cosmos with instead of the system store"),
     I("cosmos.max_in_flight", cosmos_max_in_flight, 16, 1, 256,
@@ -709,15 +711,29 @@ static int cfg_derive(struct cfg *c, enum cfg_program program, char *err, size_t
     return 0;
 }
 
+/* cosmos.partition_key_path: 1 to 3 paths separated by ',', each starting with '/'. */
+static int cfg_check_pk_paths(const char *v, char *err, size_t errsz)
+{
+    int n = 0;
+    for (const char *p = v; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        size_t len = strcspn(p, ",");
+        if (++n > 3 || p[0] != '/' || len < 2) {
+            cfg_error(err, errsz, cfg_find("cosmos.partition_key_path"),
+                      n > 3 ? "at most 3 paths (hierarchical keys)"
+                            : "each path must start with '/' and name a field");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size_t errsz)
 {
     for (size_t i = 0; i < CFG_COUNT; i++)
         if (cfg_validate_setting(c, &cfg_settings[i], program, err, errsz) != 0)
             return -1;
-    if (c->cosmos_partition_key_path && c->cosmos_partition_key_path[0] != '/') {
-        cfg_error(err, errsz, cfg_find("cosmos.partition_key_path"), "must start with '/'");
+    if (cfg_check_pk_paths(c->cosmos_partition_key_path, err, errsz) != 0)
         return -1;
-    }
     if (!*c->order_id_field) {
         cfg_error(err, errsz, cfg_find("order.id_field"), "must not be empty");
         return -1;

@@ -15,8 +15,10 @@
 #include <time.h>
 
 #include "clock.h"
+#include "cosmos_epk.h"
 #include "cosmos_internal.h"
 #include "log.h"
+#include "retry.h"
 
 static char *cosmos_strdupf(const char *fmt, const char *a, const char *b, const char *c)
 {
@@ -62,9 +64,24 @@ static size_t cosmos_on_header(char *data, size_t size, size_t nmemb, void *user
 {
     struct cosmos_slot *s = userp;
     size_t len = size * nmemb;
-    static const char ra[] = "x-ms-retry-after-ms:";
+    static const char ra[] = "x-ms-retry-after-ms:", sub[] = "x-ms-substatus:",
+                      cont[] = "x-ms-continuation:";
     if (len > sizeof(ra) && strncasecmp(data, ra, sizeof(ra) - 1) == 0)
         s->retry_after_ms = strtol(data + sizeof(ra) - 1, NULL, 10);
+    else if (len > sizeof(sub) && strncasecmp(data, sub, sizeof(sub) - 1) == 0)
+        s->substatus = (int)strtol(data + sizeof(sub) - 1, NULL, 10);
+    else if (len > sizeof(cont) && strncasecmp(data, cont, sizeof(cont) - 1) == 0) {
+        const char *v = data + sizeof(cont) - 1;
+        size_t n = len - (sizeof(cont) - 1);
+        while (n && (*v == ' ' || *v == '\t'))
+            v++, n--;
+        while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+            n--;
+        if (n < sizeof(s->continuation)) {
+            memcpy(s->continuation, v, n);
+            s->continuation[n] = '\0';
+        }
+    }
     return len;
 }
 
@@ -113,7 +130,7 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *o, char *err, 
     c->live = o->live;
     c->bulk = o->bulk;
     c->mode = o->write_mode;
-    c->ranges = 1;
+    ranges_init(&c->map);
     if (o->partition_key_path && !(c->pk_path_configured = strdup(o->partition_key_path)))
         goto oom;
     c->rng = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
@@ -137,6 +154,8 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *o, char *err, 
         if (!c->slots[i].idx || cosmos_easy_setup(c, &c->slots[i]) != 0)
             goto oom;
     }
+    if (cosmos_easy_setup(c, &c->meta) != 0)
+        goto oom;
     return c;
 oom:
     snprintf(err, errsz, "cosmos: out of memory");
@@ -158,6 +177,10 @@ void cosmos_client_free(struct cosmos_client *c)
         cosmos_buf_free(&c->slots[i].request);
         cosmos_buf_free(&c->slots[i].response);
     }
+    curl_easy_cleanup(c->meta.easy);
+    cosmos_buf_free(&c->meta.response);
+    ranges_free(&c->map);
+    free(c->coll_rid);
     if (c->multi)
         curl_multi_cleanup(c->multi);
     free(c->slots);
@@ -261,21 +284,30 @@ void cosmos_error_message(const char *body, size_t len, char *out, size_t size)
     *dst = '\0';
 }
 
-/* A blocking signed GET on slot 0 (before any write runs). The body lands in the slot's
- * response buffer. Returns the curl result; *status is the HTTP status. */
-static CURLcode cosmos_get(struct cosmos_client *c, const char *url, const char *type, long *status)
+/* A blocking signed GET on the client's own handle (never one of the write slots), with one
+ * extra header line (or NULL). The body lands in c->meta.response, x-ms-continuation in
+ * c->meta.continuation. Returns the curl result; *status is the HTTP status. */
+static CURLcode cosmos_get(struct cosmos_client *c, const char *url, const char *type,
+                           const char *extra, long *status)
 {
     char date_hdr[COSMOS_DATE_MAX + 16], auth_hdr[COSMOS_AUTH_MAX + 32];
-    struct cosmos_slot *s = &c->slots[0];
+    struct cosmos_slot *s = &c->meta;
     *status = 0;
     if (cosmos_sign(c, "GET", type, c->coll_link, date_hdr, sizeof(date_hdr), auth_hdr,
                     sizeof(auth_hdr)) != 0)
         return CURLE_OUT_OF_MEMORY;
     struct curl_slist *h =
         cosmos_common_headers(curl_slist_append(NULL, "Accept: */*"), date_hdr, auth_hdr);
-    if (!h)
+    struct curl_slist *h2 = h && extra ? curl_slist_append(h, extra) : h;
+    if (!h2) {
+        curl_slist_free_all(h);
         return CURLE_OUT_OF_MEMORY;
+    }
+    h = h2;
     s->response.len = 0;
+    s->continuation[0] = '\0';
+    s->retry_after_ms = -1;
+    s->substatus = 0;
     curl_easy_setopt(s->easy, CURLOPT_URL, url);
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
@@ -288,66 +320,184 @@ static CURLcode cosmos_get(struct cosmos_client *c, const char *url, const char 
     return res;
 }
 
-/* Counts the container's partition key ranges; 1 (and says so) when they cannot be read. */
-static void cosmos_read_ranges(struct cosmos_client *c)
+/* Most pages of pkranges read for one map (a page holds many ranges: a loop guard). */
+#define COSMOS_PKRANGES_MAX_PAGES 1000
+
+int cosmos_ranges_read(struct cosmos_client *c, char *err, size_t errsz)
 {
-    long status = 0;
-    CURLcode res = cosmos_get(c, c->pkranges_url, "pkranges", &status);
-    struct cosmos_slot *s = &c->slots[0];
-    cJSON *root = res == CURLE_OK && status == 200
-                      ? cJSON_ParseWithLength(s->response.data, s->response.len)
-                      : NULL;
-    const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(root, "PartitionKeyRanges");
-    int n = cJSON_IsArray(ranges) ? cJSON_GetArraySize(ranges) : 0;
-    cJSON_Delete(root);
-    c->ranges = n > 0 ? n : 1;
-    if (n <= 0)
-        LOG(LOG_WARN, "cannot read the container's partition key ranges; treating it as one range",
-            LF_INT("status", status), LF_STR("error", curl_easy_strerror(res)));
-    else
-        LOG(LOG_INFO, "partition key ranges", LF_INT("ranges", n),
-            LF_STR("batching", !c->bulk ? "off"
-                               : n == 1 ? "all operations in one range"
-                                        : "grouped by partition key value"));
+    struct ranges_map m;
+    char cont_hdr[sizeof(c->meta.continuation) + 24];
+    int has_cont = 0;
+    ranges_init(&m);
+    for (int page = 0; page < COSMOS_PKRANGES_MAX_PAGES; page++) {
+        long status = 0;
+        CURLcode res =
+            cosmos_get(c, c->pkranges_url, "pkranges", has_cont ? cont_hdr : NULL, &status);
+        struct cosmos_slot *s = &c->meta;
+        if (res != CURLE_OK || status != 200) {
+            char msg[200];
+            cosmos_error_message(s->response.data, s->response.len, msg, sizeof(msg));
+            snprintf(err, errsz, "cosmos: reading the partition key ranges of %s: %s%ld %s",
+                     c->coll_link, res != CURLE_OK ? curl_easy_strerror(res) : "HTTP ", status,
+                     res != CURLE_OK ? "" : msg);
+            ranges_free(&m);
+            return -1;
+        }
+        if (ranges_add_page(&m, s->response.data, s->response.len, err, errsz) != 0) {
+            ranges_free(&m);
+            return -1;
+        }
+        if (!s->continuation[0]) {
+            if (ranges_finish(&m, err, errsz) != 0) {
+                ranges_free(&m);
+                return -1;
+            }
+            ranges_free(&c->map);
+            c->map = m;
+            c->map_gen++;
+            c->map_stale = 0;
+            return 0;
+        }
+        snprintf(cont_hdr, sizeof(cont_hdr), "x-ms-continuation: %s", s->continuation);
+        has_cont = 1;
+    }
+    ranges_free(&m);
+    snprintf(err, errsz, "cosmos: the partition key ranges of %s span more than %d pages",
+             c->coll_link, COSMOS_PKRANGES_MAX_PAGES);
+    return -1;
+}
+
+/* Least wait between two reads of the range map when the last one failed. */
+#define COSMOS_MAP_RETRY_MS 1000
+
+/* Reads the range map again when a 410 asked for it (blocking; the writes it concerns wait
+ * for their retry meanwhile). A failed read keeps the old map and is tried again later. */
+void cosmos_ranges_refresh(struct cosmos_client *c, int64_t now)
+{
+    if (!c->map_stale || now < c->map_retry_at)
+        return;
+    char err[512];
+    c->stats.range_refreshes++;
+    if (cosmos_ranges_read(c, err, sizeof(err)) != 0) {
+        c->map_retry_at = now + COSMOS_MAP_RETRY_MS;
+        LOG(LOG_WARN, "cannot read the partition key ranges again; trying later",
+            LF_STR("error", err));
+        return;
+    }
+    LOG(LOG_INFO, "partition key ranges read again", LF_INT("ranges", (int64_t)c->map.n));
+}
+
+/* A 410 of a request started on map generation gen says the ranges changed: read them again
+ * before the next request (once per map, however many requests were on the wire). */
+void cosmos_ranges_gone(struct cosmos_client *c, unsigned gen, int status, int substatus)
+{
+    if (!retry_range_gone(status, substatus) || gen != c->map_gen || c->map_stale)
+        return;
+    c->map_stale = 1;
+    LOG(LOG_INFO, "a partition key range is gone; reading the ranges again",
+        LF_INT("status", status), LF_INT("substatus", substatus));
+}
+
+int cosmos_range_count(const struct cosmos_client *c)
+{
+    return c->map.n > 0 ? (int)c->map.n : 1;
+}
+
+void cosmos_partition_key_kind(const struct cosmos_client *c, int *version, int *multihash)
+{
+    *version = c->epk_version;
+    *multihash = c->multihash;
+}
+
+/* The container's partition key paths joined by ',' into out (1..3 paths, each starting with
+ * '/', no quoting, wildcard or comma). Returns the count, or -1 with err set. */
+static int cosmos_join_paths(struct cosmos_client *c, const cJSON *paths, char *out, size_t size,
+                             char *err, size_t errsz)
+{
+    int n = cJSON_IsArray(paths) ? cJSON_GetArraySize(paths) : 0;
+    if (n < 1) {
+        snprintf(err, errsz, "cosmos: container %s: its definition has no partitionKey.paths",
+                 c->coll_link);
+        return -1;
+    }
+    if (n > EPK_MAX_COMPONENTS) {
+        snprintf(err, errsz, "cosmos: container %s has %d partition key paths; at most %d",
+                 c->coll_link, n, EPK_MAX_COMPONENTS);
+        return -1;
+    }
+    size_t at = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        const cJSON *p = cJSON_GetArrayItem(paths, i);
+        if (!cJSON_IsString(p) || p->valuestring[0] != '/' || strpbrk(p->valuestring, "\"[]*,")) {
+            snprintf(err, errsz,
+                     "cosmos: container %s: partition key path %s is not a plain /a/b path "
+                     "(quoting, wildcards and commas are not read)",
+                     c->coll_link, cJSON_IsString(p) ? p->valuestring : "(not a string)");
+            return -1;
+        }
+        int w = snprintf(out + at, size - at, "%s%s", i ? "," : "", p->valuestring);
+        if (w < 0 || (size_t)w >= size - at) {
+            snprintf(err, errsz, "cosmos: container %s: partition key paths too long",
+                     c->coll_link);
+            return -1;
+        }
+        at += (size_t)w;
+    }
+    return n;
 }
 
 /*
- * Takes the partition key path from the container's definition body and checks it against
- * the configured one. Returns 0, or -1 with err set (a mismatch, hierarchical or quoted
- * paths, an unreadable definition, no memory).
+ * Takes the partition key definition ({paths, kind, version}) and _rid from the container's
+ * definition body and checks the paths against the configured ones. Returns 0, or -1 with err
+ * set (a mismatch, paths or a kind/version it cannot route, an unreadable definition, no
+ * memory).
  */
 static int cosmos_take_partition_key(struct cosmos_client *c, const char *body, size_t len,
                                      char *err, size_t errsz)
 {
     cJSON *root = cJSON_ParseWithLength(body, len);
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(root, "partitionKey");
-    const cJSON *paths = cJSON_GetObjectItemCaseSensitive(pk, "paths");
-    const cJSON *first = cJSON_GetArrayItem(paths, 0);
-    int n = cJSON_IsArray(paths) ? cJSON_GetArraySize(paths) : 0;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(pk, "kind");
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(pk, "version");
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(root, "_rid");
+    char joined[1024];
     int rc = -1;
-    if (!cJSON_IsString(first) || first->valuestring[0] != '/')
-        snprintf(err, errsz, "cosmos: container %s: its definition has no partitionKey.paths",
-                 c->coll_link);
-    else if (n > 1)
+    int n = cosmos_join_paths(c, cJSON_GetObjectItemCaseSensitive(pk, "paths"), joined,
+                              sizeof(joined), err, errsz);
+    int multihash = cJSON_IsString(kind) && strcmp(kind->valuestring, "MultiHash") == 0;
+    int v = cJSON_IsNumber(version) ? version->valueint : 1; /* no version = 1 (RIG.md) */
+    if (n < 0)
+        ;
+    else if (kind && !multihash && !(cJSON_IsString(kind) && !strcmp(kind->valuestring, "Hash")))
+        snprintf(err, errsz, "cosmos: container %s: partitionKey.kind %s is not Hash or MultiHash",
+                 c->coll_link, cJSON_IsString(kind) ? kind->valuestring : "(not a string)");
+    else if ((v != 1 && v != 2) || (version && !cJSON_IsNumber(version)))
+        snprintf(err, errsz, "cosmos: container %s: partitionKey.version %d is not 1 or 2",
+                 c->coll_link, v);
+    else if (n > 1 && !multihash)
         snprintf(err, errsz,
-                 "cosmos: container %s has a hierarchical partition key (%d paths, first %s); "
-                 "ordersink supports containers partitioned on one path",
-                 c->coll_link, n, first->valuestring);
-    else if (strpbrk(first->valuestring, "\"[]*"))
-        snprintf(err, errsz,
-                 "cosmos: container %s: partition key path %s uses quoting or "
-                 "wildcards, which ordersink does not read",
-                 c->coll_link, first->valuestring);
-    else if (c->pk_path_configured && strcmp(c->pk_path_configured, first->valuestring) != 0)
+                 "cosmos: container %s: %d partition key paths with kind Hash (only MultiHash "
+                 "has several)",
+                 c->coll_link, n);
+    else if (c->pk_path_configured && strcmp(c->pk_path_configured, joined) != 0)
         snprintf(err, errsz,
                  "cosmos: cosmos.partition_key_path is %s but container %s is partitioned on "
                  "%s; every write would be refused. Set cosmos.partition_key_path=%s or leave "
                  "it unset",
-                 c->pk_path_configured, c->coll_link, first->valuestring, first->valuestring);
-    else if (!c->pk_path && !(c->pk_path = strdup(first->valuestring)))
-        snprintf(err, errsz, "cosmos: out of memory");
-    else
-        rc = 0;
+                 c->pk_path_configured, c->coll_link, joined, joined);
+    else {
+        free(c->pk_path);
+        free(c->coll_rid);
+        c->pk_path = strdup(joined);
+        c->coll_rid = cJSON_IsString(rid) ? strdup(rid->valuestring) : NULL;
+        c->multihash = multihash;
+        c->epk_version = multihash ? 2 : v;
+        if (!c->pk_path || (cJSON_IsString(rid) && !c->coll_rid))
+            snprintf(err, errsz, "cosmos: out of memory");
+        else
+            rc = 0;
+    }
     cJSON_Delete(root);
     return rc;
 }
@@ -361,8 +511,8 @@ enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, si
 {
     char msg[256];
     long status = 0;
-    CURLcode res = cosmos_get(c, c->coll_url, "colls", &status);
-    struct cosmos_slot *s = &c->slots[0];
+    CURLcode res = cosmos_get(c, c->coll_url, "colls", NULL, &status);
+    struct cosmos_slot *s = &c->meta;
     if (res != CURLE_OK) {
         snprintf(err, errsz, "cosmos: cannot reach %s: %s", c->coll_url, curl_easy_strerror(res));
         return COSMOS_GAVE_UP;
@@ -370,7 +520,11 @@ enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, si
     if (status == 200) {
         if (cosmos_take_partition_key(c, s->response.data, s->response.len, err, errsz) != 0)
             return COSMOS_FATAL;
-        cosmos_read_ranges(c);
+        if (cosmos_ranges_read(c, err, errsz) != 0)
+            return COSMOS_GAVE_UP;
+        LOG(LOG_INFO, "container", LF_STR("partition_key", c->pk_path),
+            LF_STR("kind", c->multihash ? "MultiHash" : "Hash"), LF_INT("version", c->epk_version),
+            LF_INT("ranges", (int64_t)c->map.n), LF_STR("rid", c->coll_rid ? c->coll_rid : ""));
         return COSMOS_OK;
     }
     cosmos_error_message(s->response.data, s->response.len, msg, sizeof(msg));

@@ -55,7 +55,8 @@ enum cosmos_outcome { COSMOS_PENDING = 0, COSMOS_WRITTEN, COSMOS_REJECTED, COSMO
 /* One document to upsert; the caller owns the strings. Results are filled in. */
 struct cosmos_write {
     const char *id;
-    const char *pk_json; /* ["value"] */
+    const char *pk_json; /* ["value"] (hierarchical keys: ["a","b"]) */
+    const char *epk;     /* its effective partition key (upper-case hex), or NULL: unrouted */
     const char *body;
     size_t body_len;
     /* NULL, or an older write of the same document (an earlier batch's) that must be WRITTEN
@@ -90,6 +91,10 @@ struct cosmos_stats {
     uint64_t conflicts;
     uint64_t precondition_failed;
     uint64_t reads;
+    /* Operations sent (a batch's operations, or 1 per single request): operations / requests
+     * is how well batch requests are filled. Range map reads after a 410 (split). */
+    uint64_t operations;
+    uint64_t range_refreshes;
 };
 
 enum cosmos_result {
@@ -105,19 +110,27 @@ struct cosmos_client;
 struct cosmos_client *cosmos_client_new(const struct cosmos_opts *opts, char *err, size_t errsz);
 void cosmos_client_free(struct cosmos_client *c);
 
-/* Reads the container and its partition key ranges once: COSMOS_OK, or COSMOS_FATAL /
- * COSMOS_GAVE_UP with err filled. */
 /*
- * Reads the container's definition (and its partition key ranges). COSMOS_OK when it exists
- * and is partitioned on one path equal to opts.partition_key_path (when that is set);
- * COSMOS_FATAL with both paths in err when they differ, for hierarchical keys and for other
- * refusals (401/403/404); COSMOS_GAVE_UP when Cosmos cannot be reached (try again).
+ * Reads the container's definition (partitionKey {paths, kind, version}, _rid) and all pages
+ * of its partition key ranges. COSMOS_OK when it exists, is partitioned on 1 path (Hash) or
+ * up to 3 (MultiHash) equal to opts.partition_key_path (when that is set) and its ranges tile
+ * the key space; COSMOS_FATAL with both paths in err when they differ, for definitions it
+ * cannot route (quoted paths, unknown kind or version) and other refusals (401/403/404);
+ * COSMOS_GAVE_UP when Cosmos cannot be reached or the ranges cannot be read (try again).
  */
 enum cosmos_result cosmos_check_container(struct cosmos_client *c, char *err, size_t errsz);
 
-/* The partition key path documents are routed by: the container's, after a successful
+/* The partition key path(s) documents are routed by, comma-separated in the container's order
+ * ("/customerId", "/tenant,/user"): the container's, after a successful
  * cosmos_check_container; NULL before. Owned by the client. */
 const char *cosmos_partition_key_path(const struct cosmos_client *c);
+
+/* The container's EPK scheme after cosmos_check_container: *version 1 or 2 (0 before), and
+ * *multihash 1 for hierarchical keys (then V2 per component). */
+void cosmos_partition_key_kind(const struct cosmos_client *c, int *version, int *multihash);
+
+/* Partition key ranges in the client's map now (1 when it was not read). */
+int cosmos_range_count(const struct cosmos_client *c);
 
 /*
  * Write runs: one per batch. cosmos_run_new registers the writes w[0..n) that are still
@@ -125,8 +138,9 @@ const char *cosmos_partition_key_path(const struct cosmos_client *c);
  * the adaptive concurrency limit of requests at a time over reused connections, oldest run
  * first, retrying transient failures (only the failed operations of a batch) after their
  * backoff. In bulk mode writes go in non-atomic batch requests of up to 100 operations /
- * ~220 KB: all of a run together when the container has one partition key range, else
- * grouped by key value. Returns NULL when out of memory.
+ * ~220 KB, each carrying only the operations of one partition key range (lib/cosmos_route:
+ * the range of each write's EPK in the client's range map, re-read after a 410 naming a
+ * range gone). Returns NULL when out of memory.
  */
 struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *w, size_t n);
 

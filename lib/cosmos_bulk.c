@@ -47,7 +47,7 @@ size_t cosmos_bulk_op_size_of(const struct cosmos_bulk_op *op)
 {
     /* Worst case every pk and etag character is escaped, every id byte becomes \uXXXX; plus
      * the member names, the frame and the comma. */
-    size_t n = 96 + 2 * strlen(op->pk_json) + (op->body ? op->body_len : 0);
+    size_t n = 128 + 2 * strlen(op->pk_json) + (op->body ? op->body_len : 0);
     if (op->type == COSMOS_OP_READ || op->type == COSMOS_OP_REPLACE)
         n += JSTR_ENCODED_MAX(strlen(op->id));
     if (op->if_match)
@@ -107,6 +107,9 @@ static int cosmos_bulk_op(struct cosmos_buf *out, const struct cosmos_bulk_op *o
         return -1;
     if (op->if_match && (cosmos_bulk_str(out, ",\"ifMatch\":\"") ||
                          cosmos_bulk_escape(out, op->if_match) || cosmos_bulk_str(out, "\"")))
+        return -1;
+    /* As the Java SDK sends it with content-on-write off: no document echoed back. */
+    if (op->type != COSMOS_OP_READ && cosmos_bulk_str(out, ",\"minimalReturnPreference\":true"))
         return -1;
     if (op->type != COSMOS_OP_READ && (cosmos_bulk_str(out, ",\"resourceBody\":") ||
                                        cosmos_buf_append(out, op->body, op->body_len)))

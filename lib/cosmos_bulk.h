@@ -11,7 +11,7 @@
 
 /* Cosmos limits for one batch request (../shared/RIG.md). */
 #define COSMOS_BULK_MAX_OPS 100
-#define COSMOS_BULK_MAX_BYTES (220 * 1024)
+#define COSMOS_BULK_MAX_BYTES 220201
 
 /* A growable byte buffer. */
 struct cosmos_buf {
@@ -55,7 +55,8 @@ size_t cosmos_bulk_op_size_of(const struct cosmos_bulk_op *op);
 /*
  * Appends to out (emptied first) the batch body of ops[0..n): for each
  * {"operationType":"<type>"[,"id":"<id>"],"partitionKey":"<pk_json as a JSON string>"
- *  [,"ifMatch":"<etag>"][,"resourceBody":<body>]}. Returns 0, or -1 when out of memory or an
+ *  [,"ifMatch":"<etag>"][,"minimalReturnPreference":true,"resourceBody":<body>]} (no body nor
+ * preference for a Read). Returns 0, or -1 when out of memory or an
  * id is not valid UTF-8.
  */
 int cosmos_bulk_ops_body(struct cosmos_buf *out, const struct cosmos_bulk_op *ops, size_t n);

@@ -12,9 +12,11 @@
 #include "cosmos.h"
 #include "cosmos_auth.h"
 #include "cosmos_bulk.h"
+#include "cosmos_ranges.h"
 #include "cosmos_version.h"
 
-#define COSMOS_API_VERSION "2018-12-31"
+/* The REST API version the SDKs send (batch requests need at least 2020-07-15). */
+#define COSMOS_API_VERSION "2020-07-15"
 #define COSMOS_RESPONSE_MAX (16 * 1024 * 1024)
 
 struct cosmos_run;
@@ -29,8 +31,13 @@ struct cosmos_slot {
     int saturated;          /* the concurrency limit was fully used when it started */
     size_t *idx;            /* the writes of run this request carries (cap COSMOS_BULK_MAX_OPS) */
     size_t nidx;
-    int is_batch; /* a batch request (else a single document request) */
+    int is_batch;         /* a batch request (else a single document request) */
+    size_t range;         /* the range of its operations (cosmos_route), set by the pick */
+    unsigned map_gen;     /* the client's map_gen when it started */
+    const char *range_id; /* while it is set up: the range id a batch names, or NULL */
     long retry_after_ms;
+    int substatus;              /* x-ms-substatus of the answer, 0 if absent */
+    char continuation[512];     /* x-ms-continuation of the answer (pkranges pages), "" if absent */
     struct cosmos_buf request;  /* batch body */
     struct cosmos_buf response; /* answer body, up to COSMOS_RESPONSE_MAX */
 };
@@ -46,9 +53,19 @@ struct cosmos_client {
     long timeout_ms;
     int bulk; /* send batch requests */
     enum cosmos_write_mode mode;
-    int ranges;               /* partition key ranges of the container (1 if unknown) */
     char *pk_path_configured; /* cosmos.partition_key_path, or NULL: take the container's */
-    char *pk_path;            /* the container's partition key path, once read */
+    char *pk_path;            /* the container's partition key path(s), comma-separated */
+    char *coll_rid;           /* the container's _rid, or NULL before it was read */
+    int epk_version;          /* partitionKey.version (1 or 2; MultiHash: 2) */
+    int multihash;            /* partitionKey.kind is MultiHash */
+    /* The partition key ranges (empty until read: every batch then goes without a range id).
+     * map_gen counts the maps read; map_stale asks for a new read (a 410 named a range gone)
+     * before the next request, not before map_retry_at when the last read failed. */
+    struct ranges_map map;
+    unsigned map_gen;
+    int map_stale;
+    int64_t map_retry_at;
+    struct cosmos_slot meta; /* blocking reads of the container and its ranges */
     struct retry_policy retry;
     struct aimd aimd;                    /* limit of requests in flight, at most nslots */
     int adaptive;                        /* the limit follows aimd_done */
@@ -82,6 +99,19 @@ struct curl_slist *cosmos_common_headers(struct curl_slist *h, const char *date_
  */
 int cosmos_request_setup(struct cosmos_client *c, struct cosmos_slot *s,
                          const struct cosmos_bulk_op *op);
+
+/* Reads every page of the container's partition key ranges (following x-ms-continuation)
+ * into a new map that replaces c->map (map_gen + 1, map_stale 0). Blocking, on c->meta.
+ * Returns 0, or -1 with err set (the old map is kept). */
+int cosmos_ranges_read(struct cosmos_client *c, char *err, size_t errsz);
+
+/* Reads the ranges again when a 410 asked for it (c->map_stale) and the last failed read is
+ * COSMOS_MAP_RETRY_MS old; a failed read keeps the old map. Blocking. */
+void cosmos_ranges_refresh(struct cosmos_client *c, int64_t now);
+
+/* Marks the map stale when (status, substatus) says a range is gone (retry_range_gone) and the
+ * request started on the map in use now (gen == c->map_gen): one read per map. */
+void cosmos_ranges_gone(struct cosmos_client *c, unsigned gen, int status, int substatus);
 
 /* x-ms-request-charge of a finished transfer, 0 if absent. */
 double cosmos_request_charge(CURL *easy);

@@ -24,7 +24,7 @@ int cosmos_request_setup(struct cosmos_client *c, struct cosmos_slot *s,
                          const struct cosmos_bulk_op *op)
 {
     char date_hdr[COSMOS_DATE_MAX + 16], auth_hdr[COSMOS_AUTH_MAX + 32], pk_hdr[2200];
-    char match_hdr[COSMOS_ETAG_MAX + 16], *url = NULL;
+    char match_hdr[COSMOS_ETAG_MAX + 16], range_hdr[128], rid_hdr[160], *url = NULL;
     int by_id = !s->is_batch && (op->type == COSMOS_OP_READ || op->type == COSMOS_OP_REPLACE);
     if (by_id) {
         static const char *const verbs[] = {"POST", "POST", "GET", "PUT"};
@@ -55,6 +55,17 @@ int cosmos_request_setup(struct cosmos_client *c, struct cosmos_slot *s,
                                          "Prefer: return=minimal", NULL};
     static const char *const minimal[] = {"Prefer: return=minimal", NULL}, *const none[] = {NULL};
     const char *one[] = {pk_hdr, op->if_match ? match_hdr : NULL, NULL};
+    /* The SDKs name the container's _rid on writes (the service refuses a request meant for a
+     * container deleted and made again under the same name) and, in bulk, the range. */
+    const char *ids[] = {c->coll_rid ? rid_hdr : NULL, NULL, NULL};
+    snprintf(rid_hdr, sizeof(rid_hdr), "x-ms-cosmos-intended-collection-rid: %s",
+             c->coll_rid ? c->coll_rid : "");
+    if (s->is_batch && s->range_id) {
+        snprintf(range_hdr, sizeof(range_hdr), "x-ms-documentdb-partitionkeyrangeid: %s",
+                 s->range_id);
+        ids[c->coll_rid ? 1 : 0] = range_hdr;
+    }
+    cosmos_add_headers(s, ids);
     if (!s->is_batch) {
         snprintf(match_hdr, sizeof(match_hdr), "If-Match: %s", op->if_match ? op->if_match : "");
         if (snprintf(pk_hdr, sizeof(pk_hdr), "x-ms-documentdb-partitionkey: %s", op->pk_json) >=

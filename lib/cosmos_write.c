@@ -4,6 +4,8 @@
  * client's slots within the adaptive concurrency limit, reads each operation's result, and
  * retries only what failed transiently, each write after its own backoff. In versioned mode
  * a write goes through the phases of lib/cosmos_version (Create, Read, Replace with ifMatch).
+ * A batch request carries the operations of one partition key range (lib/cosmos_route); a
+ * 410 naming a range gone has the range map read again before the next request.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "clock.h"
 #include "cosmos_internal.h"
+#include "cosmos_route.h"
 
 enum write_state { W_NEW, W_FLIGHT, W_WAIT, W_DONE };
 
@@ -28,6 +31,8 @@ struct cosmos_run {
     unsigned char *phase;     /* per write, enum cosmos_phase */
     unsigned char *rounds;    /* per write: versioned phase changes so far */
     char **etag;              /* per write: the _etag its Replace requires (malloc'd), or NULL */
+    size_t *range;            /* per write: its range in the client's map (route_range) */
+    unsigned *range_gen;      /* per write: map_gen + 1 the range was found in, 0: not yet */
     size_t first_open;        /* no write below this index is W_NEW or W_WAIT */
     size_t waiting;           /* writes in W_WAIT */
     size_t remaining;         /* writes not W_DONE */
@@ -48,6 +53,8 @@ static void cosmos_run_arrays_free(struct cosmos_run *r)
     free(r->phase);
     free(r->rounds);
     free(r->etag);
+    free(r->range);
+    free(r->range_gen);
 }
 
 struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *w, size_t n)
@@ -67,8 +74,10 @@ struct cosmos_run *cosmos_run_new(struct cosmos_client *c, struct cosmos_write *
     r->phase = calloc(m, 1);
     r->rounds = calloc(m, 1);
     r->etag = calloc(m, sizeof(*r->etag));
+    r->range = calloc(m, sizeof(*r->range));
+    r->range_gen = calloc(m, sizeof(*r->range_gen));
     if (!r->state || !r->solo || !r->cancelled || !r->not_before || !r->failures || !r->phase ||
-        !r->rounds || !r->etag) {
+        !r->rounds || !r->etag || !r->range || !r->range_gen) {
         r->n = 0;
         cosmos_run_arrays_free(r);
         free(r);
@@ -163,10 +172,20 @@ static const struct cosmos_bulk_op *cosmos_op_of(const struct cosmos_client *c,
     return op;
 }
 
+/* The range of write i of run r in the client's map now (found once per map). */
+static size_t cosmos_range_of(const struct cosmos_client *c, struct cosmos_run *r, size_t i)
+{
+    if (r->range_gen[i] != c->map_gen + 1) {
+        r->range[i] = route_range(&c->map, r->w[i].epk);
+        r->range_gen[i] = c->map_gen + 1;
+    }
+    return r->range[i];
+}
+
 /*
  * Picks the writes of the next request of run r into s->idx: the first sendable write, then
- * (bulk) more sendable writes that fit the batch limits and, when the container has several
- * partition key ranges, share its partition key. Returns how many.
+ * (bulk) the later sendable writes of the same partition key range that fit the batch limits
+ * (lib/cosmos_route). Returns how many.
  */
 static size_t cosmos_pick(struct cosmos_client *c, struct cosmos_run *r, int64_t now,
                           struct cosmos_slot *s)
@@ -174,7 +193,7 @@ static size_t cosmos_pick(struct cosmos_client *c, struct cosmos_run *r, int64_t
     while (r->first_open < r->n && r->state[r->first_open] != W_NEW &&
            r->state[r->first_open] != W_WAIT)
         r->first_open++;
-    size_t first = r->n, bytes = 2;
+    size_t first = r->n;
     for (size_t i = r->first_open; i < r->n && first == r->n; i++)
         if (cosmos_sendable(r, i, now))
             first = i;
@@ -182,21 +201,24 @@ static size_t cosmos_pick(struct cosmos_client *c, struct cosmos_run *r, int64_t
     if (first == r->n)
         return 0;
     s->idx[s->nidx++] = first;
-    struct cosmos_bulk_op op;
-    bytes += cosmos_bulk_op_size_of(cosmos_op_of(c, r, first, &op));
     if (!c->bulk || r->solo[first])
         return s->nidx;
-    for (size_t i = first + 1; i < r->n && s->nidx < COSMOS_BULK_MAX_OPS; i++) {
+    struct cosmos_bulk_op op;
+    struct route_group g;
+    route_group_start(&g, cosmos_range_of(c, r, first),
+                      cosmos_bulk_op_size_of(cosmos_op_of(c, r, first, &op)), COSMOS_BULK_MAX_OPS,
+                      COSMOS_BULK_MAX_BYTES);
+    for (size_t i = first + 1; i < r->n; i++) {
         if (!cosmos_sendable(r, i, now) || r->solo[i])
             continue;
-        if (c->ranges > 1 && strcmp(r->w[i].pk_json, r->w[first].pk_json) != 0)
-            continue;
-        size_t size = cosmos_bulk_op_size_of(cosmos_op_of(c, r, i, &op));
-        if (bytes + size > COSMOS_BULK_MAX_BYTES)
+        enum route_fit fit = route_group_offer(&g, cosmos_range_of(c, r, i),
+                                               cosmos_bulk_op_size_of(cosmos_op_of(c, r, i, &op)));
+        if (fit == ROUTE_FULL)
             break;
-        bytes += size;
-        s->idx[s->nidx++] = i;
+        if (fit == ROUTE_TAKE)
+            s->idx[s->nidx++] = i;
     }
+    s->range = g.range;
     return s->nidx;
 }
 
@@ -205,11 +227,17 @@ static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct co
 {
     struct cosmos_bulk_op ops[COSMOS_BULK_MAX_OPS];
     s->is_batch = c->bulk && !r->solo[s->idx[0]];
+    /* A batch names its range (a copy goes into the headers: the map may be replaced while
+     * the request is on the wire). */
+    s->range_id = s->is_batch && s->range < c->map.n ? c->map.r[s->range].id : NULL;
+    s->map_gen = c->map_gen;
     for (size_t k = 0; k < s->nidx; k++) {
         cosmos_op_of(c, r, s->idx[k], &ops[k]);
         c->stats.reads += ops[k].type == COSMOS_OP_READ;
     }
-    if (cosmos_request_setup(c, s, &ops[0]) != 0)
+    int setup = cosmos_request_setup(c, s, &ops[0]);
+    s->range_id = NULL;
+    if (setup != 0)
         return -1;
     const char *body = ops[0].body;
     size_t len = ops[0].body_len;
@@ -220,6 +248,7 @@ static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct co
         len = s->request.len;
     }
     s->retry_after_ms = -1;
+    s->substatus = 0;
     s->response.len = 0;
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
     if (s->is_batch || ops[0].type != COSMOS_OP_READ) {
@@ -240,6 +269,7 @@ static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct co
     if (c->live)
         atomic_fetch_add(&c->live->in_flight, 1);
     c->stats.requests++;
+    c->stats.operations += s->nidx;
     return 0;
 }
 
@@ -263,12 +293,26 @@ void cosmos_run_cancel(struct cosmos_run *r, size_t i)
     cosmos_done(r, i, COSMOS_CANCELLED);
 }
 
-/* Schedules write i again after a transient failure, or gives up on the run. */
+/*
+ * Schedules write i again after a transient failure, or gives up on the run. Throttling (429)
+ * is back-pressure: it waits the server's x-ms-retry-after-ms and never counts toward
+ * retry.max_attempts (the adaptive concurrency limit halves meanwhile).
+ */
 static void cosmos_again(struct cosmos_client *c, struct cosmos_run *r, size_t i, int status,
                          long retry_after_ms, const char *why)
 {
     if (r->cancelled[i]) {
         cosmos_done(r, i, COSMOS_CANCELLED);
+        return;
+    }
+    if (!retry_counts(status)) {
+        c->stats.retries++;
+        r->not_before[i] =
+            clock_mono_ms() + (retry_after_ms >= 0 ? retry_after_ms : c->retry.base_ms);
+        r->state[i] = W_WAIT;
+        r->waiting++;
+        if (i < r->first_open)
+            r->first_open = i;
         return;
     }
     if (++r->failures[i] >= c->retry.max_attempts) {
@@ -363,10 +407,11 @@ static int cosmos_settle_versioned(struct cosmos_client *c, struct cosmos_run *r
     return 0;
 }
 
-/* Applies one operation's (or a single request's) status to write i; doc[0..doc_len) is the
- * document the answer carries, if any. */
+/* Applies one operation's (or a single request's) status and sub-status to write i;
+ * doc[0..doc_len) is the document the answer carries, if any. */
 static void cosmos_settle(struct cosmos_client *c, struct cosmos_run *r, size_t i, int status,
-                          long retry_after_ms, const char *message, const char *doc, size_t doc_len)
+                          int substatus, long retry_after_ms, const char *message, const char *doc,
+                          size_t doc_len)
 {
     struct cosmos_write *w = &r->w[i];
     char why[320];
@@ -374,12 +419,15 @@ static void cosmos_settle(struct cosmos_client *c, struct cosmos_run *r, size_t 
     if (c->mode == COSMOS_WRITE_VERSIONED && status != 0 &&
         cosmos_settle_versioned(c, r, i, status, doc, doc_len))
         return;
-    switch (retry_classify(status, status == 0)) {
+    switch (retry_classify(status, substatus, status == 0)) {
     case RETRY_DONE:
         cosmos_done(r, i, COSMOS_WRITTEN);
         return;
     case RETRY_REJECT:
-        snprintf(w->error, sizeof(w->error), "%s", message);
+        if (substatus)
+            snprintf(w->error, sizeof(w->error), "sub-status %d: %s", substatus, message);
+        else
+            snprintf(w->error, sizeof(w->error), "%s", message);
         cosmos_done(r, i, COSMOS_REJECTED);
         return;
     case RETRY_FATAL:
@@ -412,7 +460,8 @@ static int cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r, st
                  ops[k].substatus);
         c->stats.throttled += ops[k].status == 429;
         throttled |= ops[k].status == 429;
-        cosmos_settle(c, r, s->idx[k], ops[k].status, ops[k].retry_after_ms, msg,
+        cosmos_ranges_gone(c, s->map_gen, ops[k].status, ops[k].substatus);
+        cosmos_settle(c, r, s->idx[k], ops[k].status, ops[k].substatus, ops[k].retry_after_ms, msg,
                       s->response.data + ops[k].doc_off, ops[k].doc_len);
     }
     return throttled;
@@ -429,7 +478,10 @@ static int cosmos_finish_writes(struct cosmos_client *c, struct cosmos_run *r,
         snprintf(msg, sizeof(msg), "%s", curl_easy_strerror(res));
     else
         cosmos_error_message(s->response.data, s->response.len, msg, sizeof(msg));
-    int verdict = retry_classify(status, res != CURLE_OK);
+    int substatus = res == CURLE_OK ? s->substatus : 0;
+    int verdict = retry_classify(status, substatus, res != CURLE_OK);
+    if (res == CURLE_OK)
+        cosmos_ranges_gone(c, s->map_gen, (int)status, substatus);
     for (size_t k = 0; k < s->nidx && r->result == COSMOS_RUNNING; k++) {
         if (s->is_batch && verdict == RETRY_REJECT && r->cancelled[s->idx[k]]) {
             cosmos_done(r, s->idx[k], COSMOS_CANCELLED);
@@ -445,8 +497,8 @@ static int cosmos_finish_writes(struct cosmos_client *c, struct cosmos_run *r,
                 r->first_open = s->idx[k];
             continue;
         }
-        cosmos_settle(c, r, s->idx[k], (int)status, s->retry_after_ms, msg, s->response.data,
-                      s->response.len);
+        cosmos_settle(c, r, s->idx[k], (int)status, substatus, s->retry_after_ms, msg,
+                      s->response.data, s->response.len);
     }
     return status == 429;
 }
@@ -482,6 +534,7 @@ static void cosmos_finish(struct cosmos_client *c, struct cosmos_slot *s, CURLco
 /* Starts requests on free slots while the limit allows, oldest run first. */
 static void cosmos_fill(struct cosmos_client *c, int64_t now)
 {
+    cosmos_ranges_refresh(c, now);
     for (int i = 0; i < c->nslots && c->busy < aimd_limit(&c->aimd); i++) {
         struct cosmos_slot *s = &c->slots[i];
         if (s->busy)

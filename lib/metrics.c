@@ -202,6 +202,13 @@ static void metrics_render_cosmos(struct metrics_text *t, const struct metrics *
                (double)m->cosmos.throttled);
     mt_counter(t, "ordersink_cosmos_retries_total", "Cosmos writes retried",
                (double)m->cosmos.retries);
+    mt_counter(t, "ordersink_cosmos_operations_total",
+               "Operations sent to Cosmos (per batch request: its operations); divided by the "
+               "requests: how full batch requests are",
+               (double)m->cosmos.operations);
+    mt_counter(t, "ordersink_cosmos_range_refreshes_total",
+               "Reads of the partition key ranges after a 410 named a range gone (split)",
+               (double)m->cosmos.range_refreshes);
     mt_counter(t, "ordersink_cosmos_superseded_total",
                "Versioned writes not made: Cosmos already held that version or a newer one",
                (double)m->cosmos.superseded);

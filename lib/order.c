@@ -8,6 +8,7 @@
  */
 #include "order.h"
 
+#include "cosmos_epk.h"
 #include "json_str.h"
 
 #include <cjson/cJSON.h>
@@ -329,55 +330,136 @@ static enum order_reason order_take_id(const char *js, const jsmntok_t *v, struc
     return ORDER_OK;
 }
 
-/* Writes doc->pk_json, the partition key header value (a JSON array of one value, ASCII
- * only as the SDKs send it), from the key value's bytes. */
-static enum order_reason order_take_pk(const char *js, const jsmntok_t *v, struct order_doc *doc,
-                                       char *detail, size_t size)
+/* One component of the partition key: its literal for the header (ASCII only, as the SDKs send
+ * it) and its typed value for the EPK. */
+struct order_pk_part {
+    char *lit; /* malloc'd: "c-1", "caf\u00e9", 5.5, true */
+    size_t lit_len;
+    char *raw; /* malloc'd: a string's UTF-8 bytes */
+    struct epk_component value;
+};
+
+static void order_pk_parts_free(struct order_pk_part *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(parts[i].lit);
+        free(parts[i].raw);
+    }
+}
+
+/* Takes one partition key component from the key value's bytes. */
+static enum order_reason order_take_pk(const char *js, const jsmntok_t *v,
+                                       struct order_pk_part *part, char *detail, size_t size)
 {
     const char *s = js + v->start;
     size_t len = (size_t)(v->end - v->start);
     if (v->type == JSMN_STRING) {
-        char *raw = malloc(len + 1);
         size_t n = 0;
-        if (!raw)
+        if (!(part->raw = malloc(len + 1)))
             return ORDER_NO_MEMORY;
-        if (jstr_decode(s, len, raw, &n) != 0) {
-            free(raw);
+        if (jstr_decode(s, len, part->raw, &n) != 0)
             return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                               "the partition key is not a valid JSON string");
-        }
-        if (n > ORDER_MAX_PK_BYTES) {
-            free(raw);
+        if (n > ORDER_MAX_PK_BYTES)
             return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                               "the partition key is longer than 2,048 bytes");
-        }
-        doc->pk_json = malloc(JSTR_ENCODED_MAX(n) + 3);
-        size_t w = doc->pk_json ? jstr_encode_ascii(raw, n, doc->pk_json + 1) : 0;
-        free(raw);
-        if (!doc->pk_json)
+        if (!(part->lit = malloc(JSTR_ENCODED_MAX(n) + 1)))
             return ORDER_NO_MEMORY;
-        if (w == 0)
+        part->lit_len = jstr_encode_ascii(part->raw, n, part->lit);
+        if (part->lit_len == 0)
             return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                               "the partition key is not valid UTF-8");
-        doc->pk_json[0] = '[';
-        doc->pk_json[w + 1] = ']';
-        doc->pk_json[w + 2] = '\0';
+        part->value = (struct epk_component){EPK_STRING, 0, part->raw, n};
         return ORDER_OK;
     }
     /* Numbers were checked with the whole message (order_tokens_check): stored exactly. */
     if (v->type != JSMN_PRIMITIVE || (*s != 't' && *s != 'f' && jstr_number(s, len) == 0))
         return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                           "the partition key is not a string, number or boolean");
-    doc->pk_json = malloc(len + 3); /* the literal as the message wrote it */
-    if (!doc->pk_json)
+    if (!(part->lit = strndup(s, len))) /* the literal as the message wrote it */
         return ORDER_NO_MEMORY;
-    doc->pk_json[0] = '[';
-    memcpy(doc->pk_json + 1, s, len);
-    memcpy(doc->pk_json + 1 + len, "]", 2);
+    part->lit_len = len;
+    part->value.type = *s == 't' ? EPK_TRUE : *s == 'f' ? EPK_FALSE : EPK_NUMBER;
+    if (part->value.type == EPK_NUMBER)
+        part->value.number = strtod(part->lit, NULL); /* correctly rounded, as JSON.parse */
     return ORDER_OK;
 }
 
-/* Fills doc->id and doc->pk_json (and the id literal for the body), or says why it cannot. */
+/* Writes doc->pk_json (the header value: a JSON array of the components) and, when spec asks,
+ * doc->epk from parts[0..n). */
+static enum order_reason order_pk_finish(const struct order_spec *spec,
+                                         const struct order_pk_part *parts, size_t n,
+                                         struct order_doc *doc)
+{
+    size_t len = 2;
+    for (size_t i = 0; i < n; i++)
+        len += parts[i].lit_len + 1;
+    if (!(doc->pk_json = malloc(len + 1)))
+        return ORDER_NO_MEMORY;
+    size_t at = 0;
+    doc->pk_json[at++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            doc->pk_json[at++] = ',';
+        memcpy(doc->pk_json + at, parts[i].lit, parts[i].lit_len);
+        at += parts[i].lit_len;
+    }
+    doc->pk_json[at++] = ']';
+    doc->pk_json[at] = '\0';
+    if (!spec->epk_version)
+        return ORDER_OK;
+    struct epk_component values[EPK_MAX_COMPONENTS];
+    for (size_t i = 0; i < n; i++)
+        values[i] = parts[i].value;
+    if (!(doc->epk = malloc(EPK_HEX_SIZE)))
+        return ORDER_NO_MEMORY;
+    if (epk_compute((enum epk_version)spec->epk_version, spec->multihash, values, n, doc->epk,
+                    EPK_HEX_SIZE) != 0)
+        return ORDER_NO_MEMORY; /* the only failure left with valid components */
+    return ORDER_OK;
+}
+
+/* Fills doc->pk_json and doc->epk from the value at each of spec's partition key paths
+ * ("/a" or, for hierarchical keys, "/a,/b,/c"), or says why it cannot. */
+static enum order_reason order_keys_pk(const struct order_spec *spec, const char *js,
+                                       const jsmntok_t *t, int n, struct order_doc *doc,
+                                       char *detail, size_t size)
+{
+    struct order_pk_part parts[EPK_MAX_COMPONENTS];
+    char path[512];
+    size_t np = 0;
+    enum order_reason r = ORDER_OK;
+    memset(parts, 0, sizeof(parts));
+    const char *p = spec->partition_key_path;
+    size_t npaths = 1;
+    for (const char *q = p; *q; q++)
+        npaths += *q == ',';
+    for (; r == ORDER_OK && *p && np < EPK_MAX_COMPONENTS; np++) {
+        size_t len = strcspn(p, ",");
+        snprintf(path, sizeof(path), "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+        int dup = 0, pkv = order_lookup_path(js, t, n, path, &dup);
+        if (dup || pkv < 0 || (t[pkv].type == JSMN_PRIMITIVE && js[t[pkv].start] == 'n')) {
+            r = dup ? ORDER_INVALID_PARTITION_KEY : ORDER_MISSING_PARTITION_KEY;
+            if (detail && size && npaths > 1)
+                snprintf(detail, size, "the partition key field %s (level %zu of %zu) %s", path,
+                         np + 1, npaths, dup ? "appears more than once" : "is missing");
+            else
+                order_fail(r, detail, size,
+                           dup ? "the partition key field appears more than once"
+                               : "the partition key field is missing");
+            break;
+        }
+        r = order_take_pk(js, &t[pkv], &parts[np], detail, size);
+    }
+    if (r == ORDER_OK)
+        r = order_pk_finish(spec, parts, np, doc);
+    order_pk_parts_free(parts, EPK_MAX_COMPONENTS);
+    return r;
+}
+
+/* Fills doc->id, doc->pk_json and doc->epk (and the id literal for the body), or says why it
+ * cannot. */
 static enum order_reason order_keys(const struct order_spec *spec, const char *js,
                                     const jsmntok_t *t, int n, struct order_doc *doc,
                                     struct order_id *id, char *detail, size_t size)
@@ -391,15 +473,7 @@ static enum order_reason order_keys(const struct order_spec *spec, const char *j
     enum order_reason r = order_take_id(js, &t[idv], doc, id, detail, size);
     if (r != ORDER_OK)
         return r;
-    int dup = 0;
-    int pkv = order_lookup_path(js, t, n, spec->partition_key_path, &dup);
-    if (dup)
-        return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
-                          "the partition key field appears more than once");
-    if (pkv < 0 || (t[pkv].type == JSMN_PRIMITIVE && js[t[pkv].start] == 'n'))
-        return order_fail(ORDER_MISSING_PARTITION_KEY, detail, size,
-                          "the partition key field is missing");
-    return order_take_pk(js, &t[pkv], doc, detail, size);
+    return order_keys_pk(spec, js, t, n, doc, detail, size);
 }
 
 /* Appends n bytes to the body being built (room was reserved up front). */
@@ -502,6 +576,7 @@ void order_doc_free(struct order_doc *doc)
 {
     free(doc->id);
     free(doc->pk_json);
+    free(doc->epk);
     free(doc->body);
     memset(doc, 0, sizeof(*doc));
 }

@@ -40,15 +40,22 @@ struct order_meta {
 
 /* Which fields matter; both strings must outlive the spec. */
 struct order_spec {
-    const char *id_field;           /* e.g. "orderId" */
-    const char *partition_key_path; /* e.g. "/customerId" or "/customer/id" */
+    const char *id_field; /* e.g. "orderId" */
+    /* e.g. "/customerId" or "/customer/id"; a hierarchical key's paths comma-separated, in the
+     * container's order ("/tenant,/user", at most 3) */
+    const char *partition_key_path;
+    /* The container's EPK scheme (lib/cosmos_epk): 0 = compute no EPK, 1 or 2 = Hash V1/V2;
+     * multihash: hierarchical keys (V2 per component). */
+    int epk_version;
+    int multihash;
 };
 
 /* One document ready to upsert. All strings are malloc'd and owned by the doc. */
 struct order_doc {
     char *id;      /* document id, exactly the message's value (never holds a NUL) */
     char *pk_json; /* partition key as the header wants it, a JSON array of printable ASCII:
-                      ["c-1"], ["caf\u00e9"], [5.5], [true] */
+                      ["c-1"], ["caf\u00e9"], [5.5], [true]; hierarchical: ["t1","u7"] */
+    char *epk;     /* its effective partition key (upper-case hex), NULL when spec asks none */
     char *body;    /* the document JSON */
     size_t body_len;
 };

@@ -50,6 +50,17 @@ static int pipeline_pipe(int fds[2])
     return 0;
 }
 
+/* Orders per batch: batch.max_count, or 0 (default): 100 per partition key range of the
+ * container now, at most 2,000, so that each range's batch requests stay near 100 operations
+ * (a request carries one range's operations). */
+static size_t pipeline_batch_count(const struct pipeline *p)
+{
+    if (p->cfg->batch_max_count > 0)
+        return (size_t)p->cfg->batch_max_count;
+    size_t n = (size_t)cosmos_range_count(p->cosmos) * 100;
+    return n > 2000 ? 2000 : n;
+}
+
 int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client *cosmos,
                   struct dlq *dlq, struct metrics *metrics)
 {
@@ -63,10 +74,11 @@ int pipeline_init(struct pipeline *p, const struct cfg *c, struct cosmos_client 
     p->max_in_flight = (int)c->pipeline_max_batches;
     p->spec.id_field = c->order_id_field;
     p->spec.partition_key_path = cosmos_partition_key_path(cosmos);
+    cosmos_partition_key_kind(cosmos, &p->spec.epk_version, &p->spec.multihash);
     if (!p->spec.partition_key_path)
         return -1; /* the container was not read: nothing can be routed */
     commit_init(&p->commit);
-    if (batch_init(&p->open, (size_t)c->batch_max_count, (size_t)c->batch_max_bytes,
+    if (batch_init(&p->open, pipeline_batch_count(p), (size_t)c->batch_max_bytes,
                    c->batch_max_wait_ms) != 0)
         return -1;
     if (pipeline_pipe(p->wake) != 0) {
@@ -236,6 +248,7 @@ static int pipeline_plan(struct pipeline *p, struct pipeline_batch *pb)
         const struct order_doc *d = &pb->e[i].doc;
         pb->w[pb->nw] = (struct cosmos_write){.id = d->id,
                                               .pk_json = d->pk_json,
+                                              .epk = d->epk,
                                               .body = d->body,
                                               .body_len = d->body_len,
                                               .after = pipeline_predecessor(p, d->pk_json, d->id),
@@ -258,7 +271,7 @@ static int pipeline_submit(struct pipeline *p)
         return pipeline_fail(p, "out of memory closing a batch");
     pb->items = p->open;
     pb->t0 = clock_mono_ms();
-    if (batch_init(&p->open, (size_t)p->cfg->batch_max_count, (size_t)p->cfg->batch_max_bytes,
+    if (batch_init(&p->open, pipeline_batch_count(p), (size_t)p->cfg->batch_max_bytes,
                    p->cfg->batch_max_wait_ms) != 0) {
         p->open = pb->items; /* keep the messages where they were */
         free(pb);

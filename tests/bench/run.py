@@ -255,9 +255,9 @@ class Bench:
         lines = dry_run(self.producer_bin, os.path.join(self.out, "orders-warmup.jsonl"), 1024, 99, 1000, 2000)
         self.ceiling("warmup", lines, "warmup", seconds=3, quiet=True)
 
-    def new_container(self, name):
+    def new_container(self, name, ranges=None):
         coll = f"{name}-{uuid.uuid4().hex[:6]}"
-        self.rig.create_container(DB, coll)
+        self.rig.create_container(DB, coll, version=2 if ranges else None, ranges=ranges)
         return coll
 
     def drop_container(self, coll):
@@ -331,7 +331,11 @@ class Bench:
     # ---- the worker
     def worker_run(self, card, name, topic, n, hw, extra_env, metrics=True):
         group = f"bench-{card}-{name}-{uuid.uuid4().hex[:6]}"
-        coll = self.new_container(f"{card}-{name}")
+        # RANGES=N in a variant: the worker's container has N partition key ranges (Hash V2) at the
+        # front (docs/rig-partitioning.md); not a worker setting. The ceiling stays on one range.
+        extra_env = dict(extra_env)
+        ranges = int(extra_env.pop("RANGES")) if "RANGES" in extra_env else None
+        coll = self.new_container(f"{card}-{name}", ranges)
         env = self.rig.worker_env(topic, group, DB, coll)
         port = free_port() if metrics else 0
         env["ORDERSINK_METRICS_PORT"] = str(port)
@@ -423,6 +427,10 @@ class Bench:
         errors = [l for l in lines if l.get("level") in ("error",)]
         if not err:
             err = self.check_documents(coll, n, front)
+        part = self.rig.partitioning(DB, coll)
+        batches = sum(r["batches"] for r in part["ranges"])
+        landed = sum(r["landed"] for r in part["ranges"])
+        refused = {k: v for k, v in part["refused"].items() if v}
         self.drop_container(coll)
         if err:
             raise RuntimeError(err)
@@ -447,12 +455,17 @@ class Bench:
             "vmhwm_kb": hwm_kb, "vmrss_kb_at_done": rss_kb, "ru_maxrss_kb": ru.ru_maxrss,
             "front_requests": requests, "front_by_status": front["by_status"],
             "http_requests_per_100": (requests - 1) / n * 100,  # minus the worker's start-up GET
+            "ranges": ranges or 1, "write_requests": batches, "operations_landed": landed,
+            "ops_per_request": landed / batches if batches else None,
+            "write_requests_per_100": batches / n * 100, "front_refused": refused,
             "scrapes": st["scrapes"], "scrape_errors": st["scrape_errors"],
             "last_progress": prog[-1] if prog else None, "error_lines": errors[:5],
         }
         log(f"  worker {card}/{name}: {out['orders_per_s_total']:.0f} orders/s total, "
             f"{out['orders_per_s_steady']:.0f} steady, {out['cpu_us_per_order_total']:.1f} us CPU/order, "
-            f"HWM {hwm_kb} kB, {out['http_requests_per_100']:.1f} req/100, exit {rc}")
+            f"HWM {hwm_kb} kB, {out['http_requests_per_100']:.1f} req/100, "
+            f"{out['ranges']} ranges: {out['write_requests_per_100']:.2f} write requests/100, "
+            f"{out['ops_per_request'] or 0:.1f} ops/request, refused {refused}, exit {rc}")
         return out
 
     def check_documents(self, coll, n, front):
@@ -601,6 +614,11 @@ def build_table(R, cards, variant_names):
             lambda v: v <= t["rss_mb"])
         row("HTTP requests / 100 orders", lambda c: w(c)["http_requests_per_100"], 2, f"<= {t['http_per_100']:g}",
             lambda v: v <= t["http_per_100"])
+        row("partition key ranges of the container", lambda c: w(c)["ranges"])
+        row("write requests / 100 orders (front)", lambda c: w(c)["write_requests_per_100"], 2)
+        row("operations / write request (front)", lambda c: w(c)["ops_per_request"], 1,
+            ">= 50 (16 ranges)", lambda v: v >= 50)
+        row("requests the front refused", lambda c: sum(w(c)["front_refused"].values()), 0, "0", lambda v: v == 0)
         row("exec -> 'worker started' ms (excl. join)", lambda c: w(c)["exec_to_started_ms"], 0,
             f"< {t['start_ms']:g}", lambda v: v < t["start_ms"])
         row("group join ms (started -> assigned)", lambda c: w(c)["group_join_ms"])

@@ -241,7 +241,7 @@ def test_sigterm_mid_stream_exits_zero_and_commits_only_written(rig, cosmos_faul
 def test_bad_config_exits_2_naming_the_setting(rig):
     env = {"ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": rig.bootstrap, "ORDERSINK_KAFKA_TOPIC": "t",
            "ORDERSINK_COSMOS_ENDPOINT": "https://127.0.0.1:1", "ORDERSINK_COSMOS_KEY": "a2V5",
-           "ORDERSINK_COSMOS_DATABASE": "d", "ORDERSINK_BATCH_MAX_COUNT": "0"}
+           "ORDERSINK_COSMOS_DATABASE": "d", "ORDERSINK_BATCH_MAX_COUNT": "-1"}
     clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ORDERSINK_")}
     r = subprocess.run([WORKER_BIN, "--check-config"], env={**clean, **env},
                        capture_output=True, text=True, timeout=10)

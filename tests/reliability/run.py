@@ -1020,6 +1020,53 @@ def zombie_round(ctx, k, bulk, partitions, notes, failures):
 
 
 @scenario
+def s_split(ctx, notes, failures):
+    """A 4-range container (Hash V1) whose ranges split twice under the worker's feet while one hot range
+    is throttled by its own RU budget: the worker re-reads the ranges on 410/1002, re-routes, waits the
+    429s out, never exits; every order lands once at its newest version."""
+    S, t0 = ctx.sizes, time.monotonic()
+    topic, group, coll = ctx.new_pipeline("split")
+    ctx.rig.set_partitioning(DB, coll, ranges=4)
+    env = ctx.worker_env(topic, group, coll)
+    span = S["stream_s"]
+    per_range = S["orders"] / span / 4
+    budget = max(20, int(per_range * 0.7))  # the hot range takes 70 % of what it is offered
+    prod, bad_t, bad_values = stream(ctx, topic, S["orders"], span)
+    w = ctx.slot(env, "w")
+    ctx.rig.set_partitioning(DB, coll, ru_per_second_by_range={"1": budget})
+    log(f"  range 1 throttled at {budget} RU/s (1 RU per operation)")
+    splits = []
+    for k, rid in enumerate(("0", "2")):
+        time.sleep(span / 3)
+        out = ctx.rig.split_range(DB, coll, rid)
+        splits.append(f"{rid}->{'+'.join(out['children'])}")
+        log(f"  split range {rid} into {out['children']}")
+    time.sleep(span / 3)
+    drained = ctx.wait_drained(topic, group, prod, [bad_t], timeout=900)
+    state = ctx.rig.partitioning(DB, coll)
+    ctx.rig.set_partitioning(DB, coll, ru_per_second_by_range=None)
+    refused = {k: v for k, v in state["refused"].items() if v}
+    notes.append(f"splits {', '.join(splits)}; hot range 1 at {budget} RU/s; front refused {refused}")
+    if set(refused) - {"range_gone", "outside_range", "throttled"}:
+        failures.append(f"the front refused requests the worker must not send: {refused}")
+    if not refused.get("range_gone"):
+        failures.append("no request reached a split range: the scenario did not test re-routing")
+    if not refused.get("throttled"):
+        failures.append("the hot range was never throttled: the scenario did not test 429s")
+    live = [r for r in state["ranges"] if not r["gone"]]
+    if len(live) != 6:
+        failures.append(f"{len(live)} live ranges, want 6")
+    if not drained:
+        failures.append("not drained (committed != high watermark) before the timeout")
+    if w.restarts:
+        failures.append(f"the worker exited {w.restarts} times (429 and 410 must not end it)")
+    ctx.stop_slot(w)
+    return verify(ctx, "split", topic, group, coll, bad_values, t0, notes, failures,
+                  {"restarts": w.restarts, "gone": refused.get("range_gone", 0),
+                   "throttled": refused.get("throttled", 0)})
+
+
+@scenario
 def s_zombie(ctx, notes, failures):
     t0 = time.monotonic()
     rounds = ctx.args.rounds or (4 if ctx.args.quick else 10)

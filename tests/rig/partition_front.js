@@ -60,7 +60,7 @@ function create(backend) {
   function newState(dbDoc, collDoc, count) {
     const map = new RangeMap(collDoc.partitionKey, count);
     return { db: dbDoc.id, coll: collDoc.id, dbRid: dbDoc._rid, collRid: collDoc._rid, map,
-      config: { require_range_id: false, page_size: null, ru_per_second: null, ru_per_op: 1 },
+      config: { require_range_id: false, page_size: null, ru_per_second: null, ru_per_op: 1, ru_per_second_by_range: null },
       budgets: new Map(), landed: {}, batches: {}, refused: Object.fromEntries(REFUSALS.map((r) => [r, 0])) };
   }
 
@@ -102,8 +102,14 @@ function create(backend) {
     return link[link.length - 1].toLowerCase();
   }
 
+  // A range's RU per second: its own (ru_per_second_by_range: {id: n}, a hot range) or the container's.
+  function rateOf(state, rangeId) {
+    const own = (state.config.ru_per_second_by_range || {})[rangeId];
+    return own > 0 ? own : state.config.ru_per_second;
+  }
+
   function budgetOf(state, rangeId) {
-    if (!state.budgets.has(rangeId)) state.budgets.set(rangeId, new Budget(state.config.ru_per_second, now()));
+    if (!state.budgets.has(rangeId)) state.budgets.set(rangeId, new Budget(rateOf(state, rangeId), now()));
     return state.budgets.get(rangeId);
   }
 
@@ -246,10 +252,11 @@ function create(backend) {
         routes = [r.range.id];
       }
     }
-    if (state.config.ru_per_second > 0 && req.method !== 'GET') {
+    if ((state.config.ru_per_second > 0 || state.config.ru_per_second_by_range) && req.method !== 'GET') {
       const cost = {};
       for (const id of routes) cost[id] = (cost[id] || 0) + state.config.ru_per_op;
       for (const [id, ru] of Object.entries(cost)) {
+        if (!(rateOf(state, id) > 0)) continue;
         const wait = budgetOf(state, id).take(ru, now());
         if (wait > 0) {
           return refusal(state, 'throttled', 429, 3200, '429',
@@ -319,7 +326,7 @@ function create(backend) {
         }
       }
       if (args.ranges !== undefined) state.map = new RangeMap(def, Number(args.ranges));
-      for (const k of ['require_range_id', 'page_size', 'ru_per_second', 'ru_per_op']) if (k in args) state.config[k] = args[k];
+      for (const k of ['require_range_id', 'page_size', 'ru_per_second', 'ru_per_op', 'ru_per_second_by_range']) if (k in args) state.config[k] = args[k];
       if (state.config.ru_per_op == null) state.config.ru_per_op = 1;
       state.budgets.clear();
       return [200, describe(state)];

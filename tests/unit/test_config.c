@@ -82,7 +82,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c.kafka_topic, "orders");
     ck_assert_str_eq(c.kafka_group_id, "ordersink");
     ck_assert_str_eq(c.kafka_auto_offset_reset, "earliest");
-    ck_assert_int_eq(c.batch_max_count, 100);
+    ck_assert_int_eq(c.batch_max_count, 0); /* 0: 100 per partition key range */
     ck_assert_int_eq(c.batch_max_bytes, 4194304);
     ck_assert_int_eq(c.batch_max_wait_ms, 500);
     ck_assert_ptr_null(c.cosmos_partition_key_path); /* read from the container */
@@ -151,7 +151,7 @@ END_TEST
 START_TEST(test_int_out_of_range_file)
 {
     set_required();
-    const char *path = write_tmp("batch = { max_count = 0; };\n");
+    const char *path = write_tmp("batch = { max_count = -1; };\n");
     expect_error(path, CFG_WORKER, "batch.max_count", "ORDERSINK_BATCH_MAX_COUNT");
 }
 END_TEST
@@ -431,8 +431,7 @@ START_TEST(test_print_redacts_key)
     ck_assert_ptr_null(strstr(buf, "dsZQi3KtZmCv")); /* not even a prefix */
     ck_assert_ptr_nonnull(strstr(buf, "cosmos.key = \"<redacted>\""));
     ck_assert_ptr_nonnull(strstr(buf, "kafka.topic = \"orders\"  # ORDERSINK_KAFKA_TOPIC, env"));
-    ck_assert_ptr_nonnull(
-        strstr(buf, "batch.max_count = 100  # ORDERSINK_BATCH_MAX_COUNT, default"));
+    ck_assert_ptr_nonnull(strstr(buf, "batch.max_count = 0  # ORDERSINK_BATCH_MAX_COUNT, default"));
     ck_assert_ptr_nonnull(strstr(buf, "dlq.topic = \"orders.dlq\""));
     free(buf);
 }

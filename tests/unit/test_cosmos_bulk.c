@@ -97,9 +97,9 @@ START_TEST(test_body_escapes_partition_key)
     ck_assert_int_eq(cosmos_bulk_body(&b, pks, bodies, lens, 2), 0);
     ck_assert_str_eq(b.data,
                      "[{\"operationType\":\"Upsert\",\"partitionKey\":\"[\\\"c\\\\\\\"1\\\"]\","
-                     "\"resourceBody\":{\"id\":\"a\"}},"
+                     "\"minimalReturnPreference\":true,\"resourceBody\":{\"id\":\"a\"}},"
                      "{\"operationType\":\"Upsert\",\"partitionKey\":\"[42]\","
-                     "\"resourceBody\":{\"id\":\"b\"}}]");
+                     "\"minimalReturnPreference\":true,\"resourceBody\":{\"id\":\"b\"}}]");
     ck_assert_uint_le(b.len + 1, cosmos_bulk_op_size(pks[0], lens[0]) +
                                      cosmos_bulk_op_size(pks[1], lens[1]) + 2);
     cosmos_buf_free(&b);
@@ -119,11 +119,12 @@ START_TEST(test_versioned_operations)
     ck_assert_int_eq(cosmos_bulk_ops_body(&b, ops, 3), 0);
     ck_assert_str_eq(b.data,
                      "[{\"operationType\":\"Create\",\"partitionKey\":\"[\\\"c1\\\"]\","
-                     "\"resourceBody\":{\"id\":\"o1\"}},"
+                     "\"minimalReturnPreference\":true,\"resourceBody\":{\"id\":\"o1\"}},"
                      "{\"operationType\":\"Read\",\"id\":\"o\\u00e9\\\"2\","
                      "\"partitionKey\":\"[\\\"c2\\\"]\"},"
                      "{\"operationType\":\"Replace\",\"id\":\"o3\",\"partitionKey\":\"[3]\","
-                     "\"ifMatch\":\"\\\"00-ab\\\"\",\"resourceBody\":{\"id\":\"o3\"}}]");
+                     "\"ifMatch\":\"\\\"00-ab\\\"\",\"minimalReturnPreference\":true,"
+                     "\"resourceBody\":{\"id\":\"o3\"}}]");
     size_t max = 2;
     for (int i = 0; i < 3; i++)
         max += cosmos_bulk_op_size_of(&ops[i]);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosmos_epk.h"
 #include "order.h"
 
 static const struct order_spec spec = {.id_field = "orderId", .partition_key_path = "/customerId"};
@@ -458,6 +459,80 @@ START_TEST(test_utf8_invalid)
 }
 END_TEST
 
+/* The EPK of each order, computed once with its key: RIG.md's V1 and V2 vectors. */
+START_TEST(test_epk_v1_v2)
+{
+    struct order_spec v1 = spec, v2 = spec;
+    v1.epk_version = 1;
+    v2.epk_version = 2;
+    struct order_doc doc;
+    char detail[256];
+    const char *m = "{\"orderId\":\"o1\",\"customerId\":\"redmond\"}";
+    ck_assert_int_eq(to_doc_spec(&v1, m, strlen(m), &doc, detail, sizeof(detail)), ORDER_OK);
+    ck_assert_str_eq(doc.epk, "05C1EFE313830C087366656E706F6500");
+    order_doc_free(&doc);
+    ck_assert_int_eq(to_doc_spec(&v2, m, strlen(m), &doc, detail, sizeof(detail)), ORDER_OK);
+    ck_assert_str_eq(doc.epk, "22E342F38A486A088463DFF7838A5963");
+    order_doc_free(&doc);
+    m = "{\"orderId\":\"o1\",\"customerId\":5.5}";
+    ck_assert_int_eq(to_doc_spec(&v2, m, strlen(m), &doc, detail, sizeof(detail)), ORDER_OK);
+    ck_assert_str_eq(doc.epk, "0E2EE47829D1AF775EEFB6540FD1D0ED");
+    ck_assert_str_eq(doc.pk_json, "[5.5]");
+    order_doc_free(&doc);
+    m = "{\"orderId\":\"o1\",\"customerId\":true}";
+    ck_assert_int_eq(to_doc_spec(&v1, m, strlen(m), &doc, detail, sizeof(detail)), ORDER_OK);
+    ck_assert_str_eq(doc.epk, "05C1D7C5A903D803");
+    order_doc_free(&doc);
+    /* a key escaped in the message hashes as its UTF-8 bytes ("aa") */
+    m = "{\"orderId\":\"o1\",\"customerId\":\"\\u0061a\"}";
+    ck_assert_int_eq(to_doc_spec(&v2, m, strlen(m), &doc, detail, sizeof(detail)), ORDER_OK);
+    ck_assert_str_eq(doc.epk, "05033626483AE80D00E44FBD35362B19");
+    order_doc_free(&doc);
+    /* no EPK asked: none computed */
+    ck_assert_int_eq(to_doc_spec(&spec, m, strlen(m), &doc, detail, sizeof(detail)), ORDER_OK);
+    ck_assert_ptr_null(doc.epk);
+    order_doc_free(&doc);
+}
+END_TEST
+
+/* Hierarchical keys: the header holds every component in the container's order, the EPK is
+ * the V2 EPK of each concatenated; a missing component dead-letters the order naming it. */
+START_TEST(test_hierarchical_key)
+{
+    struct order_spec mh = {.id_field = "orderId",
+                            .partition_key_path = "/tenant,/user/id,/n",
+                            .epk_version = 2,
+                            .multihash = 1};
+    struct order_doc doc;
+    char detail[256];
+    const char *m = "{\"orderId\":\"o1\",\"n\":5.5,\"user\":{\"id\":\"caf\u00e9\"},"
+                    "\"tenant\":\"redmond\"}";
+    ck_assert_int_eq(to_doc_spec(&mh, m, strlen(m), &doc, detail, sizeof(detail)), ORDER_OK);
+    ck_assert_str_eq(doc.pk_json, "[\"redmond\",\"caf\\u00e9\",5.5]");
+    struct epk_component parts[3] = {{EPK_STRING, 0, "redmond", 7},
+                                     {EPK_STRING, 0, "caf\xc3\xa9", 5},
+                                     {EPK_NUMBER, 5.5, NULL, 0}};
+    char want[EPK_HEX_SIZE];
+    ck_assert_int_eq(epk_compute(EPK_V2, 1, parts, 3, want, sizeof(want)), 0);
+    ck_assert_str_eq(doc.epk, want);
+    ck_assert_uint_eq(strlen(doc.epk), 96);
+    ck_assert(strncmp(doc.epk, "22E342F38A486A088463DFF7838A5963", 32) == 0);
+    order_doc_free(&doc);
+    m = "{\"orderId\":\"o1\",\"tenant\":\"t\",\"n\":1,\"user\":{}}";
+    ck_assert_int_eq(to_doc_spec(&mh, m, strlen(m), &doc, detail, sizeof(detail)),
+                     ORDER_MISSING_PARTITION_KEY);
+    ck_assert_str_eq(detail, "the partition key field /user/id (level 2 of 3) is missing");
+    ck_assert_ptr_null(doc.pk_json);
+    m = "{\"orderId\":\"o1\",\"tenant\":\"t\",\"user\":{\"id\":\"u\"},\"n\":null}";
+    ck_assert_int_eq(to_doc_spec(&mh, m, strlen(m), &doc, detail, sizeof(detail)),
+                     ORDER_MISSING_PARTITION_KEY);
+    ck_assert_str_eq(detail, "the partition key field /n (level 3 of 3) is missing");
+    m = "{\"orderId\":\"o1\",\"tenant\":[1],\"user\":{\"id\":\"u\"},\"n\":1}";
+    ck_assert_int_eq(to_doc_spec(&mh, m, strlen(m), &doc, detail, sizeof(detail)),
+                     ORDER_INVALID_PARTITION_KEY);
+}
+END_TEST
+
 static Suite *order_suite(void)
 {
     Suite *s = suite_create("order");
@@ -489,6 +564,8 @@ static Suite *order_suite(void)
     tcase_add_test(tc, test_reason_names);
     tcase_add_test(tc, test_utf8_valid);
     tcase_add_test(tc, test_utf8_invalid);
+    tcase_add_test(tc, test_epk_v1_v2);
+    tcase_add_test(tc, test_hierarchical_key);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,44 +7,67 @@
 
 START_TEST(test_classify_done)
 {
-    ck_assert_int_eq(retry_classify(200, 0), RETRY_DONE);
-    ck_assert_int_eq(retry_classify(201, 0), RETRY_DONE);
-    ck_assert_int_eq(retry_classify(204, 0), RETRY_DONE);
+    ck_assert_int_eq(retry_classify(200, 0, 0), RETRY_DONE);
+    ck_assert_int_eq(retry_classify(201, 0, 0), RETRY_DONE);
+    ck_assert_int_eq(retry_classify(204, 0, 0), RETRY_DONE);
 }
 END_TEST
 
+/* The service's retry guidance (RIG.md "Retry guidance"): 408, 410, 429, 449, 503 and the
+ * bulk cases 424 and 413/3402; 403/3 (writes forbidden during a failover), 404/1002. */
 START_TEST(test_classify_again)
 {
-    static const long statuses[] = {429, 408, 449, 503, 500, 410, 502, 504};
+    static const long statuses[][2] = {{429, 3200}, {429, 0},    {408, 0},    {449, 0},   {503, 0},
+                                       {410, 0},    {410, 1002}, {410, 1007}, {502, 0},   {504, 0},
+                                       {424, 0},    {413, 3402}, {403, 3},    {404, 1002}};
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-        ck_assert_msg(retry_classify(statuses[i], 0) == RETRY_AGAIN, "status %ld not AGAIN",
-                      statuses[i]);
+        ck_assert_msg(retry_classify(statuses[i][0], (int)statuses[i][1], 0) == RETRY_AGAIN,
+                      "status %ld/%ld not AGAIN", statuses[i][0], statuses[i][1]);
 }
 END_TEST
 
 START_TEST(test_classify_transport_failure)
 {
-    ck_assert_int_eq(retry_classify(0, 1), RETRY_AGAIN);
+    ck_assert_int_eq(retry_classify(0, 0, 1), RETRY_AGAIN);
     /* A transport failure wins over whatever status is passed along. */
-    ck_assert_int_eq(retry_classify(200, 1), RETRY_AGAIN);
-    ck_assert_int_eq(retry_classify(400, 1), RETRY_AGAIN);
+    ck_assert_int_eq(retry_classify(200, 0, 1), RETRY_AGAIN);
+    ck_assert_int_eq(retry_classify(400, 0, 1), RETRY_AGAIN);
 }
 END_TEST
 
 START_TEST(test_classify_fatal)
 {
-    ck_assert_int_eq(retry_classify(401, 0), RETRY_FATAL);
-    ck_assert_int_eq(retry_classify(403, 0), RETRY_FATAL);
-    ck_assert_int_eq(retry_classify(404, 0), RETRY_FATAL);
+    ck_assert_int_eq(retry_classify(401, 0, 0), RETRY_FATAL);
+    ck_assert_int_eq(retry_classify(403, 0, 0), RETRY_FATAL);
+    ck_assert_int_eq(retry_classify(403, 5, 0), RETRY_FATAL);
+    ck_assert_int_eq(retry_classify(404, 0, 0), RETRY_FATAL);
 }
 END_TEST
 
+/* Never retried: 400, 409, 412, 413 (not 3402), 500; 403/1014 = that document's logical
+ * partition is full. */
 START_TEST(test_classify_reject)
 {
-    static const long statuses[] = {400, 409, 413, 412, 422};
+    static const long statuses[][2] = {{400, 0}, {409, 0}, {413, 0},    {412, 0},
+                                       {422, 0}, {500, 0}, {403, 1014}, {400, 1001}};
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-        ck_assert_msg(retry_classify(statuses[i], 0) == RETRY_REJECT, "status %ld not REJECT",
-                      statuses[i]);
+        ck_assert_msg(retry_classify(statuses[i][0], (int)statuses[i][1], 0) == RETRY_REJECT,
+                      "status %ld/%ld not REJECT", statuses[i][0], statuses[i][1]);
+}
+END_TEST
+
+START_TEST(test_range_gone_and_counting)
+{
+    static const int gone[] = {1002, 1007, 1008, 1000};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+        ck_assert(retry_range_gone(410, gone[i]));
+    ck_assert(!retry_range_gone(410, 0));
+    ck_assert(!retry_range_gone(410, 1001));
+    ck_assert(!retry_range_gone(404, 1002));
+    ck_assert(!retry_counts(429));
+    ck_assert(retry_counts(410));
+    ck_assert(retry_counts(503));
+    ck_assert(retry_counts(0));
 }
 END_TEST
 
@@ -148,6 +171,7 @@ static Suite *retry_suite(void)
     tcase_add_test(tc, test_classify_transport_failure);
     tcase_add_test(tc, test_classify_fatal);
     tcase_add_test(tc, test_classify_reject);
+    tcase_add_test(tc, test_range_gone_and_counting);
     suite_add_tcase(s, tc);
     tc = tcase_create("backoff");
     tcase_add_test(tc, test_backoff_uses_retry_after);
