@@ -140,7 +140,7 @@ e2e: all build/asan/worker
 # rig, the deployment checks, a short fuzz run, and the reliability scenarios at reduced size.
 test: deps
 	$(MAKE) format-check all unit property
-	$(MAKE) e2e e2e-kafka39
+	$(MAKE) e2e e2e-kafka39 e2e-consumer-protocol
 	$(MAKE) deploy-test monitoring-test
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) reliability RELIABILITY_ARGS=--quick

@@ -47,7 +47,9 @@ int kafka_group_props(const struct cfg *c, int rdk_version, struct kafka_group_p
      * later; before 2.1.0 only when the broker thread wakes, up to 1 s later. Measured on the
      * rig (../shared/RIG.md, 30k 1 KB orders, 6 partitions): 2.0.2 + 8 MB ≈ 10.4k orders/s at
      * 37-39 MB RSS; 2.12.1 + 1 MB + 10 ms ≈ 15.6k at 23.6 MB; 1 MB without the backoff
-     * collapses to ≈ 1.9k on any version. docs/benchmarks.md has 2.15.1's figures. */
+     * collapses to ≈ 1.9k on any version. With 2.15.1 (docs/benchmarks.md), 256 KB + 10 ms
+     * keeps the sink's pace at the lowest peak RSS (≈ 23.3-23.8 MB vs 24.0 at 1 MB): messages
+     * held by batches in flight pin their fetch buffers, so a smaller queue pins less. */
     if (rdk_version >= KAFKA_GROUP_FETCH_BACKOFF_VERSION) {
         n = kafka_group_add(props, n, "queued.max.messages.kbytes", KAFKA_GROUP_QUEUE_KBYTES, 1);
         n = kafka_group_add(props, n, "fetch.queue.backoff.ms", KAFKA_GROUP_FETCH_BACKOFF_MS, 1);

@@ -16,7 +16,7 @@
 #define KAFKA_GROUP_CONSUMER_PROTO_VERSION 0x02040000 /* group.protocol=consumer GA: 2.4.0 */
 
 /* Prefetch queue with and without fetch.queue.backoff.ms (see kafka_group_props). */
-#define KAFKA_GROUP_QUEUE_KBYTES "1024"
+#define KAFKA_GROUP_QUEUE_KBYTES "256"
 #define KAFKA_GROUP_FETCH_BACKOFF_MS "10"
 #define KAFKA_GROUP_QUEUE_KBYTES_OLD "8192"
 

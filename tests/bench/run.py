@@ -198,14 +198,14 @@ def cmd_out(argv):
         return f"unavailable ({e})"
 
 
-def versions(worker_bin):
-    kafka = sorted(f for f in os.listdir(os.path.join(REPO, ".cache", "kafka", "libs")) if f.startswith("kafka-clients-"))
+def versions(worker_bin, rig):
+    kafka = [rig.env["KAFKA_VERSION"]] if rig.env.get("KAFKA_VERSION") else []  # the broker the rig started
     with open(os.path.join(REPO, "tests", "rig", "node_modules", "@vercel", "cosmosdb-server", "package.json")) as f:
         cosmos = json.load(f)["version"]
     kcat = cmd_out(["kcat", "-V"])
     return {
         "worker": cmd_out([worker_bin, "--version"]),
-        "kafka": kafka[0].replace("kafka-clients-", "").replace(".jar", "") if kafka else "?",
+        "kafka": kafka[0] if kafka else "?",
         "cosmosdb_server": cosmos,
         "node": cmd_out(["node", "--version"]),
         "wrk": cmd_out(["wrk", "-v"]).splitlines()[0],
@@ -746,7 +746,7 @@ def main():
     bench = Bench(a, rig, outdir)
     bench.children = []
     R = {"label": a.label, "timestamp": ts, "quick": a.quick, "machine": machine_info(),
-         "versions": versions(worker_bin), "rig_start_seconds": rig.start_seconds,
+         "versions": versions(worker_bin, rig), "rig_start_seconds": rig.start_seconds,
          "config": {"orders": a.orders, "producer_count": a.producer_count, "wrk_seconds": a.wrk_seconds,
                     "wrk_threads": a.wrk_threads, "connections": bench.max_in_flight, "poll_ms": a.poll_ms,
                     "repeat": a.repeat, "variants": dict(a.variants),

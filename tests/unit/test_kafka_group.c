@@ -51,7 +51,7 @@ START_TEST(test_classic_on_2_15_1)
     expect(props, n, "partition.assignment.strategy", "cooperative-sticky", 0);
     expect(props, n, "session.timeout.ms", "30000", 1);
     expect(props, n, "max.poll.interval.ms", "300000", 1);
-    expect(props, n, "queued.max.messages.kbytes", "1024", 1);
+    expect(props, n, "queued.max.messages.kbytes", "256", 1);
     expect(props, n, "fetch.queue.backoff.ms", "10", 1);
     ck_assert_ptr_null(find(props, n, "group.protocol")); /* 2.0.2 has no such property */
 }
@@ -86,7 +86,7 @@ START_TEST(test_prefetch_by_version)
     expect(props, n, "queued.max.messages.kbytes", "8192", 1);
     ck_assert_ptr_null(find(props, n, "fetch.queue.backoff.ms"));
     n = kafka_group_props(&c, V2_1_0, props, err, sizeof(err));
-    expect(props, n, "queued.max.messages.kbytes", "1024", 1);
+    expect(props, n, "queued.max.messages.kbytes", "256", 1);
     expect(props, n, "fetch.queue.backoff.ms", "10", 1);
 }
 END_TEST
