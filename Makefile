@@ -51,7 +51,8 @@ APT_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
 .PHONY: all deps deps-system librdkafka rdkafka-flags FORCE unit property rig-test e2e test demo bench \
-        format format-check clean deploy-test fuzz reliability monitoring-test e2e-kafka39
+        format format-check clean deploy-test fuzz reliability monitoring-test e2e-kafka39 \
+        e2e-consumer-protocol
 all: bin/worker bin/producer
 
 # Objects are rebuilt when the librdkafka they were compiled against changes (mode file: which
@@ -128,9 +129,14 @@ property: build/asan/order_cli
 	$(PYTEST) -q tests/property
 
 # The Kafka security tests (SCRAM-SHA-512, PLAIN with an Event Hubs connection string, mTLS, wrong
-# credentials) again on a Kafka 3.9.1 broker; `make e2e` runs everything on 4.4.0.
+# credentials) again on a Kafka 3.9.1 broker, and the consumer group protocol refused there with a
+# clear message; `make e2e` runs everything on 4.4.0.
 e2e-kafka39: all
-	RIG_KAFKA_VERSION=3.9.1 $(PYTEST) -v -x tests/e2e/test_security.py
+	RIG_KAFKA_VERSION=3.9.1 $(PYTEST) -v -x tests/e2e/test_security.py tests/e2e/test_group_protocol.py
+
+# The worker suite again with kafka.group_protocol=consumer (KIP-848) on Kafka 4.4.0.
+e2e-consumer-protocol: all
+	ORDERSINK_KAFKA_GROUP_PROTOCOL=consumer $(PYTEST) -v -x tests/e2e/test_worker.py
 
 e2e: all build/asan/worker
 	$(PYTEST) -v -x tests/e2e
@@ -139,7 +145,7 @@ e2e: all build/asan/worker
 # rig, the deployment checks, a short fuzz run, and the reliability scenarios at reduced size.
 test: deps
 	$(MAKE) format-check all unit property rig-test
-	$(MAKE) e2e e2e-kafka39
+	$(MAKE) e2e e2e-kafka39 e2e-consumer-protocol
 	$(MAKE) deploy-test monitoring-test
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) reliability RELIABILITY_ARGS=--quick

@@ -49,10 +49,18 @@ static const struct cfg_setting cfg_settings[] = {
     S("kafka.group_id", kafka_group_id, "ordersink", 0, 0, "Consumer group id"),
     S("kafka.auto_offset_reset", kafka_auto_offset_reset, "earliest", 0, 0,
       "Where a partition without a committed offset starts: earliest or latest"),
+    S("kafka.group_protocol", kafka_group_protocol, "classic", 0, 0,
+      "Consumer group protocol: classic, or consumer (KIP-848: Apache Kafka >= 4.0; not on "
+      "Event Hubs)"),
     S("kafka.assignor", kafka_assignor, "range", 0, 0,
-      "partition.assignment.strategy: range, roundrobin or cooperative-sticky"),
+      "classic protocol: partition.assignment.strategy, range, roundrobin or "
+      "cooperative-sticky"),
+    S("kafka.group_remote_assignor", kafka_group_remote_assignor, NULL, 0, 0,
+      "consumer protocol: the broker's assignor, uniform or range (unset: the broker's "
+      "default, uniform)"),
     I("kafka.session_timeout_ms", kafka_session_timeout_ms, 45000, 6000, 300000,
-      "Consumer group session timeout"),
+      "classic protocol: consumer group session timeout (consumer protocol: the broker's "
+      "group.consumer.session.timeout.ms)"),
     I("kafka.max_poll_interval_ms", kafka_max_poll_interval_ms, 300000, 10000, 86400000,
       "Longest time one batch may take before the group evicts the worker"),
     S("kafka.security_protocol", kafka_security_protocol, "plaintext", 0, 0,
@@ -614,6 +622,69 @@ static int cfg_check_kafka_security(struct cfg *c, char *err, size_t errsz)
     return 0;
 }
 
+/* 1 when the setting's value came from the file or the environment (not default or derived). */
+static int cfg_given(const struct cfg *c, const char *key)
+{
+    unsigned char src = c->source[cfg_find(key) - cfg_settings];
+    return src == SRC_FILE || src == SRC_ENV;
+}
+
+/*
+ * The settings of one group protocol must not be given for the other: with consumer (KIP-848)
+ * the broker assigns and keeps the session, so librdkafka refuses the classic properties;
+ * Event Hubs offers only classic.
+ */
+static int cfg_check_group_protocol(const struct cfg *c, char *err, size_t errsz)
+{
+    static const char *const classic_only[] = {"session.timeout.ms", "heartbeat.interval.ms",
+                                               "partition.assignment.strategy",
+                                               "group.protocol.type"};
+    static const char *const ours[] = {"group.protocol", "group.remote.assignor"};
+    const struct cfg_setting *gp = cfg_find("kafka.group_protocol");
+    char what[192];
+    for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+        if (cfg_librdkafka_get(c, ours[i])) {
+            snprintf(what, sizeof(what), "set it instead of librdkafka's %s", ours[i]);
+            cfg_error(err, errsz, gp, what);
+            return -1;
+        }
+    }
+    if (strcmp(c->kafka_group_protocol, "consumer") != 0) {
+        if (c->kafka_group_remote_assignor) {
+            cfg_error(err, errsz, cfg_find("kafka.group_remote_assignor"),
+                      "applies to kafka.group_protocol=consumer only (classic: kafka.assignor)");
+            return -1;
+        }
+        return 0;
+    }
+    if (c->eventhubs_connection_string) {
+        cfg_error(err, errsz, gp, "Azure Event Hubs offers only the classic protocol");
+        return -1;
+    }
+    if (cfg_given(c, "kafka.assignor")) {
+        cfg_error(err, errsz, cfg_find("kafka.assignor"),
+                  "applies to kafka.group_protocol=classic only (consumer: "
+                  "kafka.group_remote_assignor)");
+        return -1;
+    }
+    if (cfg_given(c, "kafka.session_timeout_ms")) {
+        cfg_error(err, errsz, cfg_find("kafka.session_timeout_ms"),
+                  "applies to kafka.group_protocol=classic only (consumer: the broker's "
+                  "group.consumer.session.timeout.ms)");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(classic_only) / sizeof(classic_only[0]); i++) {
+        if (cfg_librdkafka_get(c, classic_only[i])) {
+            snprintf(what, sizeof(what),
+                     "consumer does not take librdkafka's %s (the broker sets it)",
+                     classic_only[i]);
+            cfg_error(err, errsz, gp, what);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int cfg_one_of(const char *v, const char *const *allowed)
 {
     for (; *allowed; allowed++)
@@ -628,6 +699,8 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
 {
     static const char *const resets[] = {"earliest", "latest", NULL};
     static const char *const assignors[] = {"range", "roundrobin", "cooperative-sticky", NULL};
+    static const char *const group_protocols[] = {"classic", "consumer", NULL};
+    static const char *const remote_assignors[] = {"uniform", "range", NULL};
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
     static const char *const protocols[] = {"plaintext", "ssl", "sasl_ssl", "sasl_plaintext", NULL};
     static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
@@ -660,6 +733,10 @@ static int cfg_validate_setting(struct cfg *c, const struct cfg_setting *s,
         allowed = resets;
     else if (strcmp(s->key, "kafka.assignor") == 0)
         allowed = assignors;
+    else if (strcmp(s->key, "kafka.group_protocol") == 0)
+        allowed = group_protocols;
+    else if (strcmp(s->key, "kafka.group_remote_assignor") == 0)
+        allowed = remote_assignors;
     else if (strcmp(s->key, "log.level") == 0)
         allowed = levels;
     else if (strcmp(s->key, "kafka.security_protocol") == 0)
@@ -738,7 +815,8 @@ static int cfg_validate(struct cfg *c, enum cfg_program program, char *err, size
         cfg_error(err, errsz, cfg_find("order.id_field"), "must not be empty");
         return -1;
     }
-    if (cfg_check_kafka_security(c, err, errsz) != 0)
+    if (cfg_check_kafka_security(c, err, errsz) != 0 ||
+        cfg_check_group_protocol(c, err, errsz) != 0)
         return -1;
     if (c->retry_base_ms > c->retry_max_ms) {
         cfg_error(err, errsz, cfg_find("retry.base_ms"), "must not exceed retry.max_ms");

@@ -20,7 +20,9 @@ struct cfg {
     char *kafka_topic;
     char *kafka_group_id;
     char *kafka_auto_offset_reset;
+    char *kafka_group_protocol;
     char *kafka_assignor;
+    char *kafka_group_remote_assignor;
     int64_t kafka_session_timeout_ms;
     int64_t kafka_max_poll_interval_ms;
     char *kafka_security_protocol;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "kafka_group.h"
 #include "kafka_offsets.h"
 #include "log.h"
 
@@ -114,16 +116,8 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct kafka_consumer_hooks *hooks = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        int64_t t0 = clock_mono_ms();
         kafka_log_partitions("partitions assigned", parts);
-        rd_kafka_error_t *e = NULL;
-        if (cooperative)
-            e = rd_kafka_incremental_assign(rk, parts);
-        else
-            rd_kafka_assign(rk, parts);
-        if (e) {
-            LOG(LOG_ERROR, "assign failed", LF_STR("error", rd_kafka_error_string(e)));
-            rd_kafka_error_destroy(e);
-        }
         char why[512];
         rd_kafka_topic_partition_list_t *committed = NULL;
         if (kafka_commit_start_positions(rk, parts, hooks->start_at_latest, hooks->offsets_retry_ms,
@@ -135,10 +129,26 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             for (int i = 0; committed && i < committed->cnt; i++)
                 committed->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
         }
+        /* Assigned with the group's offsets just read: librdkafka fetches from there at once
+         * instead of asking for the committed offsets again (measured: the first message came
+         * ~100 ms after the assignment that way; docs/benchmarks.md, "Start-up"). Invalid
+         * offsets leave it to librdkafka as before. */
+        rd_kafka_topic_partition_list_t *start = committed ? committed : parts;
+        rd_kafka_error_t *e = NULL;
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, start);
+        else
+            rd_kafka_assign(rk, start);
+        if (e) {
+            LOG(LOG_ERROR, "assign failed", LF_STR("error", rd_kafka_error_string(e)));
+            rd_kafka_error_destroy(e);
+        }
         if (hooks->after_assign)
             hooks->after_assign(rk, committed ? committed : parts, hooks->opaque);
         if (committed)
             rd_kafka_topic_partition_list_destroy(committed);
+        LOG(LOG_INFO, "partitions ready", LF_INT("count", parts->cnt),
+            LF_INT("ms", clock_mono_ms() - t0));
         return;
     }
     kafka_log_partitions("partitions revoked", parts);
@@ -185,32 +195,38 @@ static void kafka_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason,
             LF_STR("error", reason));
 }
 
-rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks, char *err,
-                               size_t errsz)
+rd_kafka_conf_t *kafka_consumer_conf_new(const struct cfg *c, char *err, size_t errsz)
 {
+    struct kafka_group_prop props[KAFKA_GROUP_PROPS_MAX];
+    int n = kafka_group_props(c, rd_kafka_version(), props, err, errsz);
+    if (n < 0)
+        return NULL;
     rd_kafka_conf_t *conf = kafka_conf_new(c, "ordersink-worker", err, errsz);
     if (!conf)
         return NULL;
-    char session[32], poll[32];
-    snprintf(session, sizeof(session), "%lld", (long long)c->kafka_session_timeout_ms);
-    snprintf(poll, sizeof(poll), "%lld", (long long)c->kafka_max_poll_interval_ms);
     /* The two commit settings are what at-least-once rests on: never overridable. */
     if (kafka_conf_set(conf, "group.id", c->kafka_group_id, err, errsz) ||
         kafka_conf_set(conf, "enable.auto.commit", "false", err, errsz) ||
         kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errsz) ||
-        kafka_conf_set(conf, "auto.offset.reset", c->kafka_auto_offset_reset, err, errsz) ||
-        kafka_conf_set(conf, "partition.assignment.strategy", c->kafka_assignor, err, errsz) ||
-        kafka_conf_set_default(c, conf, "session.timeout.ms", session, err, errsz) ||
-        kafka_conf_set_default(c, conf, "max.poll.interval.ms", poll, err, errsz) ||
-        /* The prefetch queue is the one buffer the pipeline does not bound itself (librdkafka
-         * 2.0.2 defaults to 64 MB). Once it is full, 2.0.2 fetches again only when the broker
-         * thread wakes, up to 1 s later (fetch.queue.backoff.ms came in 2.1.0), so it must
-         * hold about a second of orders: measured on the rig, 2 MB gave 3.1k orders/s,
-         * 4 MB 6.9k, 8 MB 9.1k (the sink's pace), 64 MB 9.4k. */
-        kafka_conf_set_default(c, conf, "queued.max.messages.kbytes", "8192", err, errsz)) {
-        rd_kafka_conf_destroy(conf);
+        kafka_conf_set(conf, "auto.offset.reset", c->kafka_auto_offset_reset, err, errsz))
+        goto fail;
+    for (int i = 0; i < n; i++)
+        if (props[i].is_default
+                ? kafka_conf_set_default(c, conf, props[i].name, props[i].value, err, errsz)
+                : kafka_conf_set(conf, props[i].name, props[i].value, err, errsz))
+            goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks, char *err,
+                               size_t errsz)
+{
+    rd_kafka_conf_t *conf = kafka_consumer_conf_new(c, err, errsz);
+    if (!conf)
         return NULL;
-    }
     hooks->start_at_latest = strcmp(c->kafka_auto_offset_reset, "latest") == 0;
     if (hooks->offsets_retry_ms <= 0)
         hooks->offsets_retry_ms = KAFKA_OFFSETS_RETRY_MS;
@@ -225,17 +241,25 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+int kafka_consumer_subscribe(rd_kafka_t *rk, const struct cfg *c, char *err, size_t errsz)
+{
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    if (!topics) {
+        snprintf(err, errsz, "kafka: out of memory");
+        return -1;
+    }
     rd_kafka_topic_partition_list_add(topics, c->kafka_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
         snprintf(err, errsz, "kafka: cannot subscribe to %s: %s", c->kafka_topic,
                  rd_kafka_err2str(e));
-        rd_kafka_destroy(rk);
-        return NULL;
+        return -1;
     }
-    return rk;
+    return 0;
 }
 
 int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks, size_t n,

@@ -60,11 +60,21 @@ int kafka_conf_set_default(const struct cfg *c, rd_kafka_conf_t *conf, const cha
                            const char *value, char *err, size_t errsz);
 
 /*
- * Creates the consumer (manual commits, no offset store) and subscribes to the topic.
- * hooks must outlive the consumer. Returns NULL with err filled.
+ * The consumer's conf: kafka_conf_new, manual commits, no offset store, the group protocol's
+ * and the prefetch queue's properties (lib/kafka_group). Returns NULL with err filled.
+ */
+rd_kafka_conf_t *kafka_consumer_conf_new(const struct cfg *c, char *err, size_t errsz);
+
+/*
+ * Creates the consumer (kafka_consumer_conf_new + callbacks), not yet subscribed: it connects
+ * to the brokers meanwhile. hooks must outlive the consumer; they are called only from
+ * rd_kafka_consumer_poll. Returns NULL with err filled.
  */
 rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks *hooks, char *err,
                                size_t errsz);
+
+/* Subscribes the consumer to kafka.topic. Returns 0, or -1 with err filled. */
+int kafka_consumer_subscribe(rd_kafka_t *rk, const struct cfg *c, char *err, size_t errsz);
 
 /* Synchronously commits next offsets per partition of topic. Returns 0 or -1 with err. */
 int kafka_commit_marks(rd_kafka_t *rk, const char *topic, const struct batch_mark *marks, size_t n,

@@ -180,7 +180,9 @@ int pipeline_add(struct pipeline *p, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return pipeline_fail(p, "out of memory adding to the batch");
     }
-    p->stats.consumed++;
+    if (p->stats.consumed++ == 0) /* start-up latency: see docs/benchmarks.md */
+        LOG(LOG_INFO, "first message", LF_INT("partition", m->partition),
+            LF_INT("offset", m->offset));
     return 0;
 }
 
@@ -429,7 +431,9 @@ static int pipeline_collect(struct pipeline *p)
     while (!p->fatal && p->head && p->head->state == COMMIT_DURABLE) {
         struct pipeline_batch *pb = p->head;
         p->stats.dead_lettered += pb->dlq.acked;
-        p->stats.batches++;
+        if (p->stats.batches++ == 0)
+            LOG(LOG_INFO, "first batch durable", LF_INT("messages", pb->items.count),
+                LF_INT("ms", clock_mono_ms() - pb->t0));
         pipeline_publish(p, pb);
         LOG(LOG_DEBUG, "batch done", LF_INT("messages", pb->items.count), LF_INT("writes", pb->nw),
             LF_INT("ms", clock_mono_ms() - pb->t0));
@@ -469,7 +473,8 @@ static void pipeline_commit(struct pipeline *p)
         p->commit_retry_ms = clock_mono_ms() + PIPELINE_COMMIT_RETRY_MS;
         LOG(LOG_WARN, "commit failed; retrying", LF_STR("error", err));
     } else {
-        p->stats.commits += n > 0;
+        if (n > 0 && p->stats.commits++ == 0)
+            LOG(LOG_INFO, "first commit", LF_INT("partitions", n));
         p->commit_retry_ms = 0;
     }
     pipeline_publish_commits(p);

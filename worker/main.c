@@ -18,6 +18,7 @@
 #include "dlq.h"
 #include "health.h"
 #include "kafka.h"
+#include "kafka_group.h"
 #include "kafka_offsets.h"
 #include "lag.h"
 #include "log.h"
@@ -139,9 +140,11 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
             }
         }
         if (kafka_fatal->set) {
+            const char *hint = kafka_group_fatal_hint(c, kafka_fatal->reason);
             LOG(LOG_ERROR,
-                "kafka: cannot connect securely or authenticate; check the Kafka "
-                "security settings",
+                hint ? hint
+                     : "kafka: cannot connect securely or authenticate; check the Kafka "
+                       "security settings",
                 LF_STR("error", kafka_fatal->reason));
             failed = 1;
             break;
@@ -201,7 +204,13 @@ static enum cosmos_result worker_read_container(struct cosmos_client *cosmos, co
     }
 }
 
-static int worker_main(const struct cfg *c, struct metrics *metrics)
+/*
+ * Creates the Cosmos client and reads the container (worker_read_container). Returns 0 with
+ * *out set; else the exit code (3 refused or missing, 0 stopped by a signal, 1 other) with
+ * nothing left open.
+ */
+static int worker_open_cosmos(const struct cfg *c, struct metrics *metrics,
+                              struct cosmos_client **out)
 {
     char err[512];
     struct cosmos_opts co = {
@@ -220,8 +229,6 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
         .write_mode = strcmp(c->cosmos_write_mode, "upsert") == 0 ? COSMOS_WRITE_UPSERT
                                                                   : COSMOS_WRITE_VERSIONED,
     };
-    if (worker_stop)
-        return 0; /* stopped while starting: nothing read, nothing to commit */
     struct cosmos_client *cosmos = cosmos_client_new(&co, err, sizeof(err));
     if (!cosmos) {
         LOG(LOG_ERROR, err);
@@ -237,28 +244,50 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
     LOG(LOG_INFO, "container", LF_STR("container", c->cosmos_container),
         LF_STR("partition_key_path", cosmos_partition_key_path(cosmos)),
         LF_STR("from", c->cosmos_partition_key_path ? "config, checked" : "container"));
-    int rc = 1;
+    *out = cosmos;
+    return 0;
+}
+
+static int worker_main(const struct cfg *c, struct metrics *metrics)
+{
+    char err[512];
+    if (worker_stop)
+        return 0; /* stopped while starting: nothing read, nothing to commit */
     struct pipeline p;
-    struct dlq *dlq = dlq_new(c, err, sizeof(err));
-    if (!dlq || pipeline_init(&p, c, cosmos, dlq, metrics) != 0) {
-        LOG(LOG_ERROR, dlq ? "out of memory" : err);
-        dlq_free(dlq);
-        cosmos_client_free(cosmos);
-        return 1;
-    }
     struct kafka_consumer_hooks hooks = {
         .before_revoke = worker_on_revoke, .after_assign = worker_on_assign, .opaque = &p};
+    /* Created before the Cosmos reads but subscribed only after them: its broker connection
+     * (TLS, SASL) and coordinator lookup overlap the reads, and no partition is taken before
+     * the worker can write (docs/benchmarks.md, "Start-up"). No callback runs before the
+     * subscription: they are served by rd_kafka_consumer_poll. */
     rd_kafka_t *rk = kafka_consumer_new(c, &hooks, err, sizeof(err));
     if (!rk) {
         LOG(LOG_ERROR, err);
-        goto out;
+        return 1;
     }
+    struct cosmos_client *cosmos = NULL;
+    int rc = worker_open_cosmos(c, metrics, &cosmos); /* without cosmos: the exit code */
+    struct dlq *dlq = cosmos ? dlq_new(c, err, sizeof(err)) : NULL;
+    if (!cosmos || !dlq || pipeline_init(&p, c, cosmos, dlq, metrics) != 0) {
+        if (cosmos)
+            LOG(LOG_ERROR, dlq ? "out of memory" : err);
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); /* never subscribed */
+        dlq_free(dlq);
+        cosmos_client_free(cosmos);
+        return cosmos ? 1 : rc;
+    }
+    rc = 1;
     if (pipeline_attach(&p, rk) != 0) {
         LOG(LOG_ERROR, p.fatal_error);
         goto out;
     }
+    if (kafka_consumer_subscribe(rk, c, err, sizeof(err)) != 0) {
+        LOG(LOG_ERROR, err);
+        goto out;
+    }
     LOG(LOG_INFO, "worker started", LF_STR("version", ORDERSINK_VERSION),
         LF_STR("topic", c->kafka_topic), LF_STR("group", c->kafka_group_id),
+        LF_STR("group_protocol", c->kafka_group_protocol),
         LF_STR("container", c->cosmos_container));
     int consumer_failed = worker_run(&p, rk, c, &hooks.fatal);
     worker_shutdown(&p, rk, c);
@@ -270,8 +299,7 @@ static int worker_main(const struct cfg *c, struct metrics *metrics)
 out:
     /* Before rd_kafka_destroy, which waits until every message the pipeline holds is gone. */
     pipeline_free(&p);
-    if (rk)
-        rd_kafka_destroy(rk);
+    rd_kafka_destroy(rk);
     dlq_free(dlq);
     cosmos_client_free(cosmos);
     return rc;
@@ -437,7 +465,7 @@ int main(int argc, char **argv)
         return 2;
     }
     /* librdkafka judges the Kafka properties (passthrough included): a bad one is config. */
-    rd_kafka_conf_t *probe = kafka_conf_new(&c, "ordersink-worker", err, sizeof(err));
+    rd_kafka_conf_t *probe = kafka_consumer_conf_new(&c, err, sizeof(err));
     if (!probe) {
         fprintf(stderr, "worker: config: %s\n", err);
         cfg_free(&c);

@@ -52,6 +52,22 @@ TARGETS = {  # what the table prints next to the figures
     "http_per_100": 2.0,      # HTTP requests per 100 orders
     "producer_ratio": 0.8,    # producer >= 0.8 x kcat -P
 }
+# The worker's log lines on the way from exec to the first commit, in order, and the phases
+# between them (docs/benchmarks.md, "Start-up"). The group is fresh, so "assignment" includes
+# committing the start positions (one ListOffsets + one OffsetCommit).
+START_MARKS = ["container", "worker started", "partitions assigned", "partitions ready", "first message",
+               "first batch durable", "first commit"]
+START_PHASES = [  # (phase, from mark, to mark)
+    ("process + Cosmos container read", "exec", "container"),
+    ("consumer created, subscribed", "container", "worker started"),
+    ("connect + join -> assignment", "worker started", "partitions assigned"),
+    ("assignment (start positions)", "partitions assigned", "partitions ready"),
+    ("fetch -> first message", "partitions ready", "first message"),
+    ("first batch written", "first message", "first batch durable"),
+    ("first commit", "first batch durable", "first commit"),
+    ("exec -> first durable write", "exec", "first batch durable"),
+    ("exec -> first commit", "exec", "first commit"),
+]
 COMMANDS = []  # every external command, as run (secrets replaced by their rig.env names)
 SECRETS = {}
 
@@ -183,14 +199,14 @@ def cmd_out(argv):
         return f"unavailable ({e})"
 
 
-def versions(worker_bin):
-    kafka = sorted(f for f in os.listdir(os.path.join(REPO, ".cache", "kafka", "libs")) if f.startswith("kafka-clients-"))
+def versions(worker_bin, rig):
+    kafka = [rig.env["KAFKA_VERSION"]] if rig.env.get("KAFKA_VERSION") else []  # the broker the rig started
     with open(os.path.join(REPO, "tests", "rig", "node_modules", "@vercel", "cosmosdb-server", "package.json")) as f:
         cosmos = json.load(f)["version"]
     kcat = cmd_out(["kcat", "-V"])
     return {
         "worker": cmd_out([worker_bin, "--version"]),
-        "kafka": kafka[0].replace("kafka-clients-", "").replace(".jar", "") if kafka else "?",
+        "kafka": kafka[0] if kafka else "?",
         "cosmosdb_server": cosmos,
         "node": cmd_out(["node", "--version"]),
         "wrk": cmd_out(["wrk", "-v"]).splitlines()[0],
@@ -423,6 +439,8 @@ class Bench:
         lines = parse_log(logp)
         first = lambda msg: next((log_ts(l["ts"]) for l in lines if l.get("msg") == msg and "ts" in l), None)  # noqa: E731
         t_started, t_assigned = first("worker started"), first("partitions assigned")
+        # start -> first durable write -> first commit, from the worker's own log timestamps
+        marks = [("exec", t_exec)] + [(m, first(m)) for m in START_MARKS]
         prog = [l for l in lines if l.get("msg") == "progress"]
         errors = [l for l in lines if l.get("level") in ("error",)]
         if not err:
@@ -446,6 +464,8 @@ class Bench:
             "exec_to_started_ms": ms(t_exec, t_started), "exec_to_assigned_ms": ms(t_exec, t_assigned),
             "exec_to_readyz_ms": ms(t_exec, st["ready_wall"]), "group_join_ms": ms(t_started, t_assigned),
             "exec_to_first_commit_s": None if t_first is None else t_first - t_exec,
+            "start_marks": {m: (None if t is None else (t - t_exec) * 1000) for m, t in marks},
+            "start_phases_ms": {ph: ms(dict(marks)[a], dict(marks)[b]) for ph, a, b in START_PHASES},
             "exec_to_all_committed_s": total_s, "assigned_to_all_committed_s": steady_s,
             "orders_per_s_total": n / total_s, "orders_per_s_steady": n / steady_s,
             "cpu_s_at_done": cpu_total, "cpu_s_at_ready": cpu_ready,
@@ -624,6 +644,8 @@ def build_table(R, cards, variant_names):
         row("group join ms (started -> assigned)", lambda c: w(c)["group_join_ms"])
         row("exec -> 'partitions assigned' ms", lambda c: w(c)["exec_to_assigned_ms"])
         row("exec -> /readyz 200 ms", lambda c: w(c)["exec_to_readyz_ms"])
+        for ph, _, _ in START_PHASES:
+            row(f"  start: {ph} ms", lambda c, ph=ph: w(c)["start_phases_ms"][ph])
         row("exit code", lambda c: w(c)["exit_code"])
         if name != "baseline":
             row(f"  {name} / baseline, orders/s (steady)", lambda c: w(c)["orders_per_s_steady"] / base(c)["orders_per_s_steady"], 2)
@@ -688,6 +710,8 @@ def main():
     ap.add_argument("--variant-name", default="variant", help="name of the --worker-env run in the table")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME:K=V[,K=V...]",
                     help="another named worker variant, e.g. single:ORDERSINK_COSMOS_BULK=0 (repeatable)")
+    ap.add_argument("--no-consumer-protocol", dest="consumer_protocol", action="store_false",
+                    help="skip the run with kafka.group_protocol=consumer (KIP-848)")
     ap.add_argument("--label", default="", help="free text stored with the results")
     ap.add_argument("--orders", type=int, help="orders per worker run (default 30000, --quick 3000)")
     ap.add_argument("--producer-count", type=int, help="orders for the producer benchmark (default 200000, quick 20000)")
@@ -720,6 +744,8 @@ def main():
         if not name or not pairs or any(len(p) != 2 for p in pairs) or name in ("baseline", "metrics_off"):
             ap.error(f"--variant {spec}: expected NAME:K=V[,K=V...]")
         a.variants.append((name, dict(pairs)))
+    if a.consumer_protocol:
+        a.variants.append(("consumer_protocol", {"ORDERSINK_KAFKA_GROUP_PROTOCOL": "consumer"}))
     if len({n for n, _ in a.variants}) != len(a.variants):
         ap.error("variant names must differ")
     if a.orders > 30000:
@@ -756,7 +782,7 @@ def main():
     bench = Bench(a, rig, outdir)
     bench.children = []
     R = {"label": a.label, "timestamp": ts, "quick": a.quick, "machine": machine_info(),
-         "versions": versions(worker_bin), "rig_start_seconds": rig.start_seconds,
+         "versions": versions(worker_bin, rig), "rig_start_seconds": rig.start_seconds,
          "config": {"orders": a.orders, "producer_count": a.producer_count, "wrk_seconds": a.wrk_seconds,
                     "wrk_threads": a.wrk_threads, "connections": bench.max_in_flight, "poll_ms": a.poll_ms,
                     "repeat": a.repeat, "variants": dict(a.variants),

@@ -68,3 +68,21 @@ def test_eventhubs_entity_path_alone_passes_check_config():
     assert check.returncode == 0, check.stderr
     assert 'kafka.topic = "orders"' in check.stdout
     assert 'dlq.topic = "orders.dlq"' in check.stdout
+
+
+@pytest.mark.parametrize("binary", ["bin/worker", "build/asan/worker"])
+def test_sigterm_while_waiting_for_cosmos_at_start_is_a_clean_stop(binary):
+    """The consumer is created (not subscribed) before the container read, so its connection set-up
+    overlaps the read; a SIGTERM during the wait for Cosmos must still be a clean stop (exit 0):
+    nothing was consumed, and the unsubscribed consumer is destroyed without a group to leave."""
+    env = worker_env(ASAN_OPTIONS="detect_leaks=1")
+    p = subprocess.Popen([os.path.join(ROOT, binary)], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in p.stdout:  # the worker's JSON log: wait for its first retry of the container read
+        lines.append(line)
+        if "cosmos not reachable at start" in line:
+            break
+    p.send_signal(15)
+    out, _ = p.communicate(timeout=30)
+    assert p.returncode == 0, f"exit {p.returncode}: {(''.join(lines) + out)[-1500:]}"

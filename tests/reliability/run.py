@@ -22,10 +22,12 @@ touched no traffic (no 429, no delayed write, no retry, no revocation...); fewer
 or SIGTERMs hit a worker with batches in flight (its /metrics, read just before); slow-sink's peak
 VmHWM is over the bound, its backlog being at least 1.5x the bound (docs/testing-guarantees.md).
 
-Scenarios: kill9, cosmos-down, throttle, slow-sink, broker-restart, rescale-range, rescale-coop
-(or "rescale" for both), sigterm, netcut, zombie (a worker frozen with SIGSTOP while another takes
-over, then resumed: no document may end older than its newest version, no committed offset may
-go backwards; --write-mode upsert shows the failure versioned writes prevent). Exit code 1 if any scenario fails; the last line is
+Scenarios: kill9, cosmos-down, throttle, slow-sink, broker-restart, rescale-range, rescale-coop,
+rescale-consumer (or "rescale" for the three: classic range, classic cooperative-sticky, KIP-848
+consumer protocol), sigterm, netcut, split, zombie (a worker frozen with SIGSTOP while another
+takes over, then resumed: no document may end older than its newest version, no committed offset
+may go backwards; --write-mode upsert shows the failure versioned writes prevent). Exit code 1 if
+any scenario fails; the last line is
 "N passed, M failed".
 """
 import argparse
@@ -444,15 +446,9 @@ def expected_from_topic(rig, topic, bad_values):
     return msgs, latest, bad, valid, problems
 
 
-def count_writes(ctx, stats):
-    """Documents written, with where the number comes from. The front counts one 200/201 per request: exact
-    per document only with ORDERSINK_COSMOS_BULK=0 (or a front that counts batch operations, "doc_writes").
-    In bulk mode: the sum of the worker logs' last `written` (an undercount after kill -9)."""
-    if "doc_writes" in stats:
-        return int(stats["doc_writes"]), "front"
-    bs = stats.get("by_status", {})
-    if ctx.args.bulk == "0":
-        return int(bs.get("200", 0)) + int(bs.get("201", 0)) - ctx.worker_starts, "front"
+def last_progress_sum(ctx, field):
+    """Sum over this scenario's worker logs of `field` in each log's last progress line (the worker logs
+    one at shutdown; after kill -9 the last periodic one, so an undercount)."""
     total = 0
     for f in os.listdir(ctx.scen_dir):
         if f.startswith("worker-") and f.endswith(".log"):
@@ -463,8 +459,52 @@ def count_writes(ctx, stats):
                         last = json.loads(line)
                     except ValueError:
                         pass
-            total += int((last or {}).get("written", 0))
-    return total, "worker logs (bulk mode: the front counts batch requests, not documents)"
+            total += int((last or {}).get(field, 0))
+    return total
+
+
+def log_time(ts):
+    return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone + float("0" + ts[19:-1])
+
+
+def unowned_partition_seconds(scen_dir):
+    """Rebalance cost from the worker logs: for every partition, the seconds between a worker's
+    'partitions revoked' naming it and the next 'partitions assigned' naming it (any worker), summed
+    (revocations with no later assignment, i.e. the final shutdown, are left out). An eager rebalance
+    (classic range) takes every partition from every member; an incremental one only those that move."""
+    events = []
+    for f in os.listdir(scen_dir):
+        if f.startswith("worker-") and f.endswith(".log"):
+            for line in open(os.path.join(scen_dir, f), errors="replace"):
+                if '"partitions revoked"' not in line and '"partitions assigned"' not in line:
+                    continue
+                try:
+                    l = json.loads(line)
+                except ValueError:
+                    continue
+                parts = [int(x) for x in str(l.get("partitions", "")).split(",") if x]
+                events.append((log_time(l["ts"]), l["msg"] == "partitions assigned", parts))
+    events.sort()
+    lost_at, total = {}, 0.0
+    for t, assigned, parts in events:
+        for q in parts:
+            if assigned and q in lost_at:
+                total += t - lost_at.pop(q)
+            elif not assigned:
+                lost_at.setdefault(q, t)
+    return total
+
+
+def count_writes(ctx, stats):
+    """Documents written, with where the number comes from. The front counts one 200/201 per request: exact
+    per document only with ORDERSINK_COSMOS_BULK=0 (or a front that counts batch operations, "doc_writes").
+    In bulk mode: the sum of the worker logs' last `written` (an undercount after kill -9)."""
+    if "doc_writes" in stats:
+        return int(stats["doc_writes"]), "front"
+    bs = stats.get("by_status", {})
+    if ctx.args.bulk == "0":
+        return int(bs.get("200", 0)) + int(bs.get("201", 0)) - ctx.worker_starts, "front"
+    return last_progress_sum(ctx, "written"), "worker logs (bulk mode: the front counts batch requests, not documents)"
 
 
 def doc_matches(doc, want, topic):
@@ -544,6 +584,8 @@ def verify(ctx, name, topic, group, coll, bad_values, t0, notes, failures, extra
     ctx.writes_source.add(src)
     row = dict(scenario=name, produced=len(msgs), valid=valid, orders=n, docs=count, distinct=distinct,
                missing=len(missing) + len(stale), dups=dup_docs, writes=writes, redeliv=writes - valid,
+               reread=last_progress_sum(ctx, "consumed") - len(msgs),
+               unowned=unowned_partition_seconds(ctx.scen_dir),
                dlq=f"{len(seen)}/{len(bad)}+{dlq_dups}", wall=time.monotonic() - t0)
     row.update(extra_cols or {})
     reader.delete_container(coll)  # the local server keeps everything in memory
@@ -785,11 +827,18 @@ def s_broker_restart(ctx, notes, failures):
     return row
 
 
-def rescale(ctx, notes, failures, assignor):
+RESCALE = {  # scenario -> (kafka.group_protocol, assignor setting, its value)
+    "rescale-range": ("classic", "ORDERSINK_KAFKA_ASSIGNOR", "range"),
+    "rescale-coop": ("classic", "ORDERSINK_KAFKA_ASSIGNOR", "cooperative-sticky"),
+    "rescale-consumer": ("consumer", "ORDERSINK_KAFKA_GROUP_REMOTE_ASSIGNOR", "uniform"),
+}
+
+
+def rescale(ctx, notes, failures, name):
     S, t0 = ctx.sizes, time.monotonic()
-    name = {"range": "rescale-range", "cooperative-sticky": "rescale-coop"}[assignor]
+    protocol, key, assignor = RESCALE[name]
     topic, group, coll = ctx.new_pipeline(name)
-    env = ctx.worker_env(topic, group, coll, ORDERSINK_KAFKA_ASSIGNOR=assignor)
+    env = ctx.worker_env(topic, group, coll, ORDERSINK_KAFKA_GROUP_PROTOCOL=protocol, **{key: assignor})
     prod, bad_t, bad_values = stream(ctx, topic, S["orders"], S["rescale_s"])
     rss = RssSampler(ctx)
     slots = [ctx.slot(env, "w0")]
@@ -805,7 +854,7 @@ def rescale(ctx, notes, failures, assignor):
             bad_exit.append(f"{s.name}: exit {rc} after {secs:.1f}s")
     if bad_exit:
         failures.append("scale-in SIGTERM not clean: " + "; ".join(bad_exit))
-    notes.append(f"assignor {assignor}")
+    notes.append(f"group protocol {protocol}, assignor {assignor}")
     row = finish(ctx, name, topic, group, coll, slots[3:], prod, bad_t, bad_values, t0, notes, failures,
                  drain_timeout=900, rss=rss, extra={"restarts": sum(s.restarts for s in slots)})
     require_touched(failures, "partitions revoked (worker logs)",
@@ -815,12 +864,17 @@ def rescale(ctx, notes, failures, assignor):
 
 @scenario
 def s_rescale_range(ctx, notes, failures):
-    return rescale(ctx, notes, failures, "range")
+    return rescale(ctx, notes, failures, "rescale-range")
 
 
 @scenario
 def s_rescale_coop(ctx, notes, failures):
-    return rescale(ctx, notes, failures, "cooperative-sticky")
+    return rescale(ctx, notes, failures, "rescale-coop")
+
+
+@scenario
+def s_rescale_consumer(ctx, notes, failures):
+    return rescale(ctx, notes, failures, "rescale-consumer")
 
 
 @scenario
@@ -1085,8 +1139,9 @@ def s_zombie(ctx, notes, failures):
 
 
 # ---------------------------------------------------------------- main
-COLS = [("scenario", "{:<15}"), ("produced", "{:>8}"), ("valid", "{:>7}"), ("orders", "{:>7}"), ("docs", "{:>7}"),
+COLS = [("scenario", "{:<16}"), ("produced", "{:>8}"), ("valid", "{:>7}"), ("orders", "{:>7}"), ("docs", "{:>7}"),
         ("distinct", "{:>8}"), ("missing", "{:>7}"), ("dups", "{:>5}"), ("writes", "{:>7}"), ("redeliv", "{:>7}"),
+        ("reread", "{:>6}"), ("unowned", "{:>7}"),
         ("dlq", "{:>11}"), ("restarts", "{:>8}"), ("rss", "{:>6}"), ("wall", "{:>6}"), ("result", "{:<6}")]
 
 
@@ -1094,7 +1149,9 @@ def fmt_row(r):
     out = []
     for k, f in COLS:
         v = r.get(k, "")
-        if k in ("rss", "wall") and isinstance(v, float):
+        if k == "unowned" and isinstance(v, float):
+            v = f"{v:.1f}s"
+        elif k in ("rss", "wall") and isinstance(v, float):
             v = f"{v:.1f}" if k == "rss" else f"{v:.0f}s"
         out.append(f.format(v))
     return " ".join(out)
@@ -1123,7 +1180,7 @@ def main():
         for n in args.only.split(","):
             n = n.strip()
             if n == "rescale":
-                names += ["rescale-range", "rescale-coop"]
+                names += list(RESCALE)
             elif n in SCENARIOS:
                 names.append(n)
             else:
@@ -1183,6 +1240,8 @@ def main():
     print("columns: produced = messages in the topic (orders + versions + malformed); valid = order messages; "
           "orders = distinct order ids; docs = documents in Cosmos; missing = absent or not at the latest version; "
           "dups = docs - distinct ids; writes = 200/201 document writes at the Cosmos front; redeliv = writes - valid; "
+          "reread = messages consumed by all workers (their last progress lines) - produced; "
+          "unowned = partition-seconds between a revocation and the next assignment (rebalance cost); "
           "dlq = distinct dead letters/expected+duplicates; rss = peak worker VmHWM MB")
     for name, notes, failures in details:
         for n in notes:

@@ -12,6 +12,9 @@ PY="$ROOT/.cache/venv/bin/python"
 KAFKA_VERSION="${RIG_KAFKA_VERSION:-4.4.0}"
 KAFKA_LIBS="$ROOT/.cache/kafka-$KAFKA_VERSION/libs"
 READY_TIMEOUT="${RIG_READY_TIMEOUT:-60}"
+# 0 so tests join at once; the broker default is 3000 (RIG_GROUP_INITIAL_REBALANCE_DELAY_MS=3000
+# measures a real broker's first join: docs/kubernetes.md, "Scale from zero").
+GROUP_INITIAL_REBALANCE_DELAY_MS="${RIG_GROUP_INITIAL_REBALANCE_DELAY_MS:-0}"
 
 die() { echo "rig: $*" >&2; exit 1; }
 
@@ -116,7 +119,7 @@ offsets.topic.replication.factor=1
 offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=$GROUP_INITIAL_REBALANCE_DELAY_MS
 num.network.threads=2
 num.io.threads=2
 log.flush.interval.messages=9223372036854775807

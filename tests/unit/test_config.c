@@ -468,6 +468,67 @@ START_TEST(test_env_name)
 }
 END_TEST
 
+START_TEST(test_group_protocol_values)
+{
+    set_required();
+    ck_assert_msg(cfg_load(&c, NULL, CFG_WORKER, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.kafka_group_protocol, "classic");
+    ck_assert_ptr_null(c.kafka_group_remote_assignor);
+    cfg_free(&c);
+    setenv("ORDERSINK_KAFKA_GROUP_PROTOCOL", "kip848", 1);
+    expect_error(NULL, CFG_WORKER, "kafka.group_protocol", "ORDERSINK_KAFKA_GROUP_PROTOCOL");
+    cfg_free(&c);
+    setenv("ORDERSINK_KAFKA_GROUP_PROTOCOL", "consumer", 1);
+    setenv("ORDERSINK_KAFKA_GROUP_REMOTE_ASSIGNOR", "cooperative-sticky", 1);
+    expect_error(NULL, CFG_WORKER, "kafka.group_remote_assignor", "not allowed");
+    cfg_free(&c);
+    setenv("ORDERSINK_KAFKA_GROUP_REMOTE_ASSIGNOR", "range", 1);
+    ck_assert_msg(cfg_load(&c, NULL, CFG_WORKER, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.kafka_group_protocol, "consumer");
+    ck_assert_str_eq(c.kafka_group_remote_assignor, "range");
+}
+END_TEST
+
+/* Each protocol's own settings are refused under the other, naming the setting. */
+START_TEST(test_group_protocol_settings_do_not_mix)
+{
+    static const struct {
+        const char *protocol, *env, *value, *want1, *want2;
+    } cases[] = {
+        {"consumer", "ORDERSINK_KAFKA_ASSIGNOR", "cooperative-sticky", "kafka.assignor",
+         "kafka.group_remote_assignor"},
+        {"consumer", "ORDERSINK_KAFKA_SESSION_TIMEOUT_MS", "6000", "kafka.session_timeout_ms",
+         "group.consumer.session.timeout.ms"},
+        {"consumer", "ORDERSINK_LIBRDKAFKA_HEARTBEAT_INTERVAL_MS", "1000", "kafka.group_protocol",
+         "heartbeat.interval.ms"},
+        {"consumer", "ORDERSINK_LIBRDKAFKA_PARTITION_ASSIGNMENT_STRATEGY", "range",
+         "kafka.group_protocol", "partition.assignment.strategy"},
+        {"consumer", "EVENTHUBS_CONNECTION_STRING",
+         "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=s",
+         "kafka.group_protocol", "Event Hubs"},
+        {"classic", "ORDERSINK_KAFKA_GROUP_REMOTE_ASSIGNOR", "uniform",
+         "kafka.group_remote_assignor", "consumer only"},
+        {"classic", "ORDERSINK_LIBRDKAFKA_GROUP_PROTOCOL", "consumer", "kafka.group_protocol",
+         "group.protocol"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        setup();
+        set_required();
+        setenv("ORDERSINK_KAFKA_GROUP_PROTOCOL", cases[i].protocol, 1);
+        setenv(cases[i].env, cases[i].value, 1);
+        expect_error(NULL, CFG_WORKER, cases[i].want1, cases[i].want2);
+        cfg_free(&c);
+        unsetenv(cases[i].env);
+    }
+    /* The same settings are fine under their own protocol. */
+    setup();
+    set_required();
+    setenv("ORDERSINK_KAFKA_ASSIGNOR", "cooperative-sticky", 1);
+    setenv("ORDERSINK_KAFKA_SESSION_TIMEOUT_MS", "6000", 1);
+    ck_assert_msg(cfg_load(&c, NULL, CFG_WORKER, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -501,6 +562,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_print_redacts_key);
     tcase_add_test(tc, test_print_redacts_key_from_file);
     tcase_add_test(tc, test_env_name);
+    tcase_add_test(tc, test_group_protocol_values);
+    tcase_add_test(tc, test_group_protocol_settings_do_not_mix);
     suite_add_tcase(s, tc);
     return s;
 }

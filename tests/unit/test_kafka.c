@@ -187,9 +187,11 @@ static void on_assign(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *par
  * answers OffsetCommit with NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS for a while. */
 START_TEST(test_start_positions_committed_through_coordinator_errors)
 {
+    /* _i: 0 the classic protocol (cooperative-sticky), 1 the consumer protocol (KIP-848). */
     struct mock m;
     mock_start(&m);
-    m.cfg.kafka_group_id = "ordersink-fresh";
+    m.cfg.kafka_group_protocol = _i ? "consumer" : "classic";
+    m.cfg.kafka_group_id = _i ? "ordersink-fresh-848" : "ordersink-fresh";
     m.cfg.kafka_auto_offset_reset = "earliest";
     m.cfg.kafka_assignor = "cooperative-sticky";
     m.cfg.kafka_session_timeout_ms = 30000; /* the mock expires members that stop heartbeating */
@@ -205,6 +207,7 @@ START_TEST(test_start_positions_committed_through_coordinator_errors)
     char err[512] = "";
     rd_kafka_t *rk = kafka_consumer_new(&m.cfg, &hooks, err, sizeof(err));
     ck_assert_msg(rk != NULL, "%s", err);
+    ck_assert_msg(kafka_consumer_subscribe(rk, &m.cfg, err, sizeof(err)) == 0, "%s", err);
     for (int i = 0; i < 300 && assigned < 3; i++) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
         if (msg)
@@ -235,7 +238,7 @@ int main(void)
     tcase_add_test(tc, test_group_offsets_retry_partition_errors);
     tcase_add_test(tc, test_group_offsets_give_up_after_the_budget);
     tcase_add_test(tc, test_group_offsets_do_not_retry_authorization_errors);
-    tcase_add_test(tc, test_start_positions_committed_through_coordinator_errors);
+    tcase_add_loop_test(tc, test_start_positions_committed_through_coordinator_errors, 0, 2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

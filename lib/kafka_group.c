@@ -1,0 +1,71 @@
+/*
+ * kafka_group: group protocol and prefetch properties of the consumer, by protocol and by the
+ * librdkafka version linked.
+ */
+#include "kafka_group.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int kafka_group_add(struct kafka_group_prop *props, int n, const char *name,
+                           const char *value, int is_default)
+{
+    props[n].name = name;
+    snprintf(props[n].value, sizeof(props[n].value), "%s", value);
+    props[n].is_default = is_default;
+    return n + 1;
+}
+
+int kafka_group_props(const struct cfg *c, int rdk_version, struct kafka_group_prop *props,
+                      char *err, size_t errsz)
+{
+    int n = 0;
+    char num[32];
+    if (strcmp(c->kafka_group_protocol, "consumer") == 0) {
+        if (rdk_version < KAFKA_GROUP_CONSUMER_PROTO_VERSION) {
+            snprintf(err, errsz,
+                     "config: kafka.group_protocol (ORDERSINK_KAFKA_GROUP_PROTOCOL): consumer "
+                     "needs librdkafka >= 2.4.0 (linked: 0x%08x); use classic",
+                     (unsigned)rdk_version);
+            return -1;
+        }
+        /* KIP-848: assignment and session live on the broker; librdkafka refuses
+         * partition.assignment.strategy, session.timeout.ms and heartbeat.interval.ms. */
+        n = kafka_group_add(props, n, "group.protocol", "consumer", 0);
+        if (c->kafka_group_remote_assignor)
+            n = kafka_group_add(props, n, "group.remote.assignor", c->kafka_group_remote_assignor,
+                                0);
+    } else {
+        n = kafka_group_add(props, n, "partition.assignment.strategy", c->kafka_assignor, 0);
+        snprintf(num, sizeof(num), "%lld", (long long)c->kafka_session_timeout_ms);
+        n = kafka_group_add(props, n, "session.timeout.ms", num, 1);
+    }
+    snprintf(num, sizeof(num), "%lld", (long long)c->kafka_max_poll_interval_ms);
+    n = kafka_group_add(props, n, "max.poll.interval.ms", num, 1);
+    /* The prefetch queue is the one buffer the pipeline does not bound itself (librdkafka's
+     * default is 64 MB). Once it is full, librdkafka fetches again fetch.queue.backoff.ms
+     * later; before 2.1.0 only when the broker thread wakes, up to 1 s later. Measured on the
+     * rig (../shared/RIG.md, 30k 1 KB orders, 6 partitions): 2.0.2 + 8 MB ≈ 10.4k orders/s at
+     * 37-39 MB RSS; 2.12.1 + 1 MB + 10 ms ≈ 15.6k at 23.6 MB; 1 MB without the backoff
+     * collapses to ≈ 1.9k on any version. With 2.15.1 (docs/benchmarks.md), 256 KB + 10 ms
+     * keeps the sink's pace at the lowest peak RSS (≈ 23.3-23.8 MB vs 24.0 at 1 MB): messages
+     * held by batches in flight pin their fetch buffers, so a smaller queue pins less. */
+    if (rdk_version >= KAFKA_GROUP_FETCH_BACKOFF_VERSION) {
+        n = kafka_group_add(props, n, "queued.max.messages.kbytes", KAFKA_GROUP_QUEUE_KBYTES, 1);
+        n = kafka_group_add(props, n, "fetch.queue.backoff.ms", KAFKA_GROUP_FETCH_BACKOFF_MS, 1);
+    } else {
+        n = kafka_group_add(props, n, "queued.max.messages.kbytes", KAFKA_GROUP_QUEUE_KBYTES_OLD,
+                            1);
+    }
+    return n;
+}
+
+const char *kafka_group_fatal_hint(const struct cfg *c, const char *reason)
+{
+    if (!reason || strcmp(c->kafka_group_protocol, "consumer") != 0 ||
+        !strstr(reason, "ConsumerGroupHeartbeat"))
+        return NULL;
+    return "the broker does not offer kafka.group_protocol=consumer (KIP-848 needs Apache "
+           "Kafka >= 4.0 with the consumer group coordinator; Azure Event Hubs offers only "
+           "classic): set ORDERSINK_KAFKA_GROUP_PROTOCOL=classic";
+}
