@@ -68,12 +68,12 @@ build/librdkafka.mode: FORCE | build
 FORCE:
 
 SRCS = $(filter %.c %.o,$^)
-bin/worker: worker/main.c $(LIB_OBJ) $(RDK_LIB) | bin
+bin/worker: worker/main.c worker/lag_cmd.c $(LIB_OBJ) $(RDK_LIB) | bin
 	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS)
 bin/producer: producer/main.c $(LIB_OBJ) $(RDK_LIB) | bin
 	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS)
 # The worker built with ASan+UBSan, for the e2e test that runs it against the real rig.
-build/asan/worker: worker/main.c $(ASAN_OBJ) $(RDK_LIB) | build/asan
+build/asan/worker: worker/main.c worker/lag_cmd.c $(ASAN_OBJ) $(RDK_LIB) | build/asan
 	$(CC) $(CFLAGS) $(SAN) $(SRCS) -o $@ $(LDLIBS)
 
 # lib/order behind a stdin/stdout harness (ASan+UBSan), for tests/property.
