@@ -167,8 +167,13 @@ class States:
         out.append(self.drained())
         t, g = self.topic(2, [500, 500])
         self.commit(t, g, {0: 50, 1: 0})
-        out.append(("partition 0 stuck at 50 of 500; partition 1 moves 0 -> 400 between polls", t, g, 2,
-                    lambda: self.commit(t, g, {1: 400})))
+        moved = {1: 0}
+
+        def advance():  # partition 1 moves on by 200 between the two polls of each variant
+            moved[1] += 200
+            self.commit(t, g, moved)
+        out.append(("partition 0 stuck at 50 of 500; partition 1 moves on by 200 between polls", t, g, 2,
+                    advance))
         return out
 
     def drained(self):
