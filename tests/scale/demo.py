@@ -280,7 +280,8 @@ def plot(samples, events, tl, info, path):
     ax[2].step(t, [s[4] for s in samples], where="post", color="tab:gray", lw=1, ls="--",
                label="worker processes (incl. terminating)")
     ax[2].set_ylabel("replicas")
-    ax[2].set_xlabel(f"seconds (demo; x{info['factor']:g} = with the shipped timings)")
+    ax[2].set_xlabel(f"seconds (x{info['factor']:g} = the shipped timings with a {info['factor']:g}x larger burst "
+                     "at the same per-pod pace)")
     ax[2].legend(loc="upper right", fontsize=8)
     for a in ax:
         a.grid(alpha=0.3)
@@ -307,12 +308,15 @@ def main():
     args = ap.parse_args()
     samples, events, failures, info = run(args)
     tl = timeline(samples, events)
+    with open(os.path.join(REPO, "build", "demo-scale.json"), "w") as f:  # to re-plot or compare runs
+        json.dump({"samples": samples, "events": events, "timeline": tl,
+                   "info": {k: v for k, v in info.items() if k != "so"}}, f)
     plot(samples, events, tl, info, args.png)
     f = info["factor"]
     print("\nevents:")
     for t, e in events:
         print(f"  {t:6.1f} s  {e}")
-    print(f"\ntimeline (demo seconds; x{f:g} with the shipped timings):\n"
+    print(f"\ntimeline (demo seconds; x{f:g} = the shipped timings with a {f:g}x larger burst):\n"
           f"  burst: first order at {tl['burst']:.1f} s, all {info['orders']} in the topic at {tl['burst_end']:.1f} s; "
           f"max lag seen {tl['max_lag']}\n"
           f"  activation delay (burst -> KEDA 0 -> 1): {tl['activated'] - tl['burst']:.1f} s\n"
