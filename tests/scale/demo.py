@@ -129,7 +129,7 @@ def verify(rig, stats, n_orders, deployment, last_parts):
     import run  # tests/reliability: parallel point reads
     run.DB = DB
     failures = []
-    expected = {}
+    expected = {}  # orderId -> (customerId, partition, offset); every order is produced once
     for m in rig.consume_all(TOPIC, timeout=300):
         o = json.loads(m["value"])
         expected[o["orderId"]] = (o["customerId"], m["partition"], m["offset"])
@@ -194,7 +194,7 @@ def run(args):
         produced = Produced(rig, t0, args.orders)
         produced.start()
         samples, events = [], []  # samples: (t, lag, writes_total, replicas)
-        producer = None
+        producer = tail = None
         # The HPA syncs on its own clock: half a period after KEDA's polls.
         next_poll, next_hpa = t0 + 0.5, t0 + 0.5 + hpa_s / 2
         replicas, active, total, parts = 0, False, 0, {}
@@ -202,6 +202,12 @@ def run(args):
         while True:
             now = time.monotonic()
             t = now - t0
+            if tail is None and producer is not None and producer.poll() is not None and args.tail_rate > 0:
+                tail = subprocess.Popen(  # other ids than the burst's (the seed is in every orderId)
+                    [PRODUCER, "--topic", TOPIC, "--rate", str(args.tail_rate), "--duration", str(args.tail_seconds),
+                     "--seed", "2"], env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                    stderr=open(os.path.join(run_dir, "producer-tail.log"), "w"))
+                events.append((t, f"steady {args.tail_rate} orders/s for {args.tail_seconds:g} s"))
             if producer is None and t >= args.quiet_before:
                 producer = subprocess.Popen(
                     [PRODUCER, "--topic", TOPIC, "--count", str(args.orders), "--seed", "1"],
@@ -223,23 +229,25 @@ def run(args):
                     replicas = new
             dep.scale(replicas)
             samples.append((t, total, rig.stats()["doc_writes"], replicas, dep.alive()))
-            if producer is not None and producer.poll() is not None and replicas == 0 and total == 0 \
-                    and dep.alive() == 0:
+            producing = producer is None or producer.poll() is None or \
+                (args.tail_rate > 0 and (tail is None or tail.poll() is None))
+            if not producing and replicas == 0 and total == 0 and dep.alive() == 0:
                 quiet_until = quiet_until or now + args.quiet_after
                 if now >= quiet_until:
                     break
             if t > args.timeout:
                 raise TimeoutError(f"not back to 0 within {args.timeout} s (replicas {replicas}, lag {total})")
             time.sleep(max(0.0, min(next_poll, next_hpa, now + 0.5) - time.monotonic()))
-        if producer.returncode != 0:
-            raise RuntimeError(f"producer failed; see {run_dir}/producer.log")
+        if producer.returncode != 0 or (tail is not None and tail.returncode != 0):
+            raise RuntimeError(f"producer failed; see {run_dir}/producer*.log")
         produced.join(30)
         events += [(produced.first, "first order in the topic"), (produced.last, "last order of the burst in the topic")]
         events.sort()
         rig.reset_faults()
         stats = rig.stats()
-        failures, distinct, redelivered = verify(rig, stats, args.orders, dep, parts)
-        return samples, events, failures, dict(orders=args.orders, distinct=distinct, redelivered=redelivered,
+        n_orders = sum(rig.high_watermarks(TOPIC).values())
+        failures, distinct, redelivered = verify(rig, stats, n_orders, dep, parts)
+        return samples, events, failures, dict(orders=n_orders, burst=args.orders, distinct=distinct, redelivered=redelivered,
                                                workers_started=dep.started, partitions=partitions, factor=f,
                                                threshold=threshold, run_dir=run_dir, so=so)
     finally:
@@ -272,7 +280,8 @@ def plot(samples, events, tl, info, path):
     fig, ax = plt.subplots(3, 1, figsize=(8, 6.4), sharex=True, dpi=80)
     ax[0].plot(t, [s[1] for s in samples], color="tab:red", lw=1.5)
     ax[0].set_ylabel("lag (orders)")
-    ax[0].set_title(f"{info['orders']:,} orders at once on {info['partitions']} partitions; "
+    tail = f" + {info['orders'] - info['burst']:,} steady" if info["orders"] > info["burst"] else ""
+    ax[0].set_title(f"{info['burst']:,} orders at once{tail} on {info['partitions']} partitions; "
                     f"shipped ScaledObject, times / {info['factor']:g}", fontsize=10)
     ax[1].plot(t, rate, color="tab:blue", lw=1)
     ax[1].set_ylabel("orders/s written")
@@ -301,6 +310,8 @@ def main():
     ap.add_argument("--orders", type=int, default=100000)
     ap.add_argument("--time-factor", type=float, default=10.0)
     ap.add_argument("--cosmos-delay-ms", type=int, default=200)
+    ap.add_argument("--tail-rate", type=int, default=0, help="after the burst, this many orders/s ...")
+    ap.add_argument("--tail-seconds", type=float, default=0, help="... for this long (scale-down under load)")
     ap.add_argument("--quiet-before", type=float, default=3.0, help="seconds of idle topic before the burst")
     ap.add_argument("--quiet-after", type=float, default=3.0, help="seconds watched after the return to 0")
     ap.add_argument("--timeout", type=float, default=600.0)
@@ -317,7 +328,7 @@ def main():
     for t, e in events:
         print(f"  {t:6.1f} s  {e}")
     print(f"\ntimeline (demo seconds; x{f:g} = the shipped timings with a {f:g}x larger burst):\n"
-          f"  burst: first order at {tl['burst']:.1f} s, all {info['orders']} in the topic at {tl['burst_end']:.1f} s; "
+          f"  burst: first order at {tl['burst']:.1f} s, all {info['burst']} in the topic at {tl['burst_end']:.1f} s; "
           f"max lag seen {tl['max_lag']}\n"
           f"  activation delay (burst -> KEDA 0 -> 1): {tl['activated'] - tl['burst']:.1f} s\n"
           f"  peak replicas: {tl['peak']} at {tl['peak_at'] - tl['burst']:.1f} s after the burst\n"
