@@ -52,7 +52,7 @@ APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
 .PHONY: all deps deps-system librdkafka rdkafka-flags FORCE unit property rig-test e2e test demo bench \
         format format-check clean deploy-test fuzz reliability monitoring-test e2e-kafka39 \
-        e2e-consumer-protocol
+        e2e-consumer-protocol keda-check demo-scale
 all: bin/worker bin/producer
 
 # Objects are rebuilt when the librdkafka they were compiled against changes (mode file: which
@@ -69,12 +69,12 @@ build/librdkafka.mode: FORCE | build
 FORCE:
 
 SRCS = $(filter %.c %.o,$^)
-bin/worker: worker/main.c $(LIB_OBJ) $(RDK_LIB) | bin
+bin/worker: worker/main.c worker/lag_cmd.c $(LIB_OBJ) $(RDK_LIB) | bin
 	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS)
 bin/producer: producer/main.c $(LIB_OBJ) $(RDK_LIB) | bin
 	$(CC) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS)
 # The worker built with ASan+UBSan, for the e2e test that runs it against the real rig.
-build/asan/worker: worker/main.c $(ASAN_OBJ) $(RDK_LIB) | build/asan
+build/asan/worker: worker/main.c worker/lag_cmd.c $(ASAN_OBJ) $(RDK_LIB) | build/asan
 	$(CC) $(CFLAGS) $(SAN) $(SRCS) -o $@ $(LDLIBS)
 
 # lib/order behind a stdin/stdout harness (ASan+UBSan), for tests/property.
@@ -182,6 +182,37 @@ bench: deps
 demo: deps
 	$(MAKE) all
 	$(VENV)/bin/python tests/demo.py
+
+# Python for keda-check and demo-scale: the rig's packages plus PyYAML and matplotlib, in its own
+# venv (rebuilt when a requirements file changes) so the e2e venv stays small.
+SCALE_VENV = .cache/venv-scale
+$(SCALE_VENV)/.stamp: tests/scale/requirements.txt tests/requirements.txt
+	python3 -m venv $(SCALE_VENV)
+	$(SCALE_VENV)/bin/pip install -q --disable-pip-version-check -r tests/scale/requirements.txt
+	touch $@
+
+# KEDA's own Kafka scaler (the release pinned in tests/keda/go.mod) built with the machine's Go
+# (>= 1.26, KEDA v2.21's go directive) through the module proxy; module and build caches stay in
+# .cache/go. Cold: ~5 min on 2 cores and ~4.6 GB of cache; then under a second.
+GO_ENV = GOMODCACHE=$(CURDIR)/.cache/go/mod GOCACHE=$(CURDIR)/.cache/go/build \
+         GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
+build/kedacheck: tests/keda/main.go tests/keda/go.mod tests/keda/go.sum | build
+	@command -v go >/dev/null || { echo "keda-check needs Go >= 1.26 on the PATH"; exit 2; }
+	cd tests/keda && $(GO_ENV) go build -o $(CURDIR)/build/kedacheck .
+
+# KEDA's scaler vs `bin/worker lag` on the rig, case by case (docs/autoscaling.md). Not in
+# `make test`: the cold Go build alone is ~5 min and ~4.6 GB.
+keda-check: deps $(SCALE_VENV)/.stamp
+	$(MAKE) all build/kedacheck
+	$(SCALE_VENV)/bin/python tests/keda/check.py
+
+# A burst scaled 0 -> N -> 0 by the shipped ScaledObject's numbers (times / 10), real workers,
+# everything verified, picture in docs/autoscaling.png (docs/autoscaling.md).
+DEMO_SCALE_ARGS ?=
+demo-scale: deps $(SCALE_VENV)/.stamp
+	$(MAKE) all
+	$(SCALE_VENV)/bin/pytest -q tests/scale/test_autoscaler.py
+	$(SCALE_VENV)/bin/python tests/scale/demo.py $(DEMO_SCALE_ARGS)
 
 FORMAT_SRC = lib/*.c lib/*.h worker/*.c producer/*.c tests/unit/*.c tests/fuzz/*.c tests/property/*.c
 format:

@@ -232,35 +232,46 @@ int kafka_group_offsets(const struct cfg *c, int64_t retry_ms, struct lag_partit
     if (!rk)
         return -1;
     int rc = -1;
-    rd_kafka_topic_partition_list_t *committed = NULL, *high = NULL;
+    rd_kafka_topic_partition_list_t *committed = NULL, *low = NULL, *high = NULL;
     int count = kafka_partition_count(rk, c->kafka_topic, err, errsz);
     if (count < 0)
         goto out;
     committed = rd_kafka_topic_partition_list_new(count);
+    low = rd_kafka_topic_partition_list_new(count);
     high = rd_kafka_topic_partition_list_new(count);
     *out = calloc((size_t)count + 1, sizeof(**out));
-    if (!committed || !high || !*out) {
+    if (!committed || !low || !high || !*out) {
         snprintf(err, errsz, "kafka: out of memory");
         goto out;
     }
     for (int i = 0; i < count; i++) {
         rd_kafka_topic_partition_list_add(committed, c->kafka_topic, i);
+        rd_kafka_topic_partition_list_add(low, c->kafka_topic, i);
         rd_kafka_topic_partition_list_add(high, c->kafka_topic, i);
     }
     int64_t deadline = clock_mono_ms() + retry_ms;
     if (kafka_retry(rk, kafka_attempt_committed, committed, 0, deadline,
                     "read the group's committed offsets", err, errsz) ||
-        kafka_retry(rk, kafka_attempt_watermarks, high, 1, deadline, "read watermarks", err, errsz))
+        kafka_retry(rk, kafka_attempt_watermarks, high, 1, deadline, "read watermarks", err,
+                    errsz) ||
+        kafka_retry(rk, kafka_attempt_watermarks, low, 0, deadline, "read log start offsets", err,
+                    errsz))
         goto out;
     for (int i = 0; i < count; i++)
         (*out)[i] = (struct lag_partition){
-            i, committed->elems[i].offset >= 0 ? committed->elems[i].offset : LAG_NO_OFFSET,
-            high->elems[i].offset, 0};
+            .partition = i,
+            .committed =
+                committed->elems[i].offset >= 0 ? committed->elems[i].offset : LAG_NO_OFFSET,
+            .low = low->elems[i].offset >= 0 ? low->elems[i].offset : LAG_NO_OFFSET,
+            .high = high->elems[i].offset,
+            .previous = LAG_NO_OFFSET};
     *n = (size_t)count;
     rc = 0;
 out:
     if (committed)
         rd_kafka_topic_partition_list_destroy(committed);
+    if (low)
+        rd_kafka_topic_partition_list_destroy(low);
     if (high)
         rd_kafka_topic_partition_list_destroy(high);
     rd_kafka_destroy(rk);

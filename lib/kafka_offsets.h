@@ -40,8 +40,8 @@ int kafka_commit_start_positions(rd_kafka_t *rk, const rd_kafka_topic_partition_
 
 /*
  * Reads, for every partition of c->kafka_topic, the group's committed offset (without joining
- * the group) and the high watermark, retrying transient errors (also per-partition ones) for
- * up to retry_ms. *out is malloc'd (free it). Returns 0 or -1 with err.
+ * the group), the log start offset and the high watermark, retrying transient errors (also
+ * per-partition ones) for up to retry_ms. *out is malloc'd (free it). Returns 0 or -1 with err.
  */
 int kafka_group_offsets(const struct cfg *c, int64_t retry_ms, struct lag_partition **out,
                         size_t *n, char *err, size_t errsz);

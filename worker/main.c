@@ -20,7 +20,7 @@
 #include "kafka.h"
 #include "kafka_group.h"
 #include "kafka_offsets.h"
-#include "lag.h"
+#include "lag_cmd.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -302,121 +302,6 @@ out:
     rd_kafka_destroy(rk);
     dlq_free(dlq);
     cosmos_client_free(cosmos);
-    return rc;
-}
-
-static int worker_lag_usage(FILE *out, int rc)
-{
-    fprintf(
-        out,
-        "usage: worker lag [--config PATH] [--lag-threshold N] [--activation-lag-threshold N]\n"
-        "                  [--offset-reset-policy latest|earliest] [--max-replicas N]\n"
-        "                  [--scale-to-zero-on-invalid-offset] [--allow-idle-consumers]\n"
-        "Prints the group's lag per partition and in total as KEDA's Kafka scaler computes it,\n"
-        "whether KEDA would see the trigger active, and the replicas the HPA would ask for.\n"
-        "Defaults: lagThreshold 1000, activationLagThreshold 0, offsetResetPolicy from\n"
-        "kafka.auto_offset_reset, maxReplicaCount = partitions.\n");
-    return rc;
-}
-
-/* `worker lag`: reads offsets without joining the group; exit 0, 1 on Kafka errors, 2 usage. */
-static int worker_lag(int argc, char **argv)
-{
-    signal(SIGTERM, SIG_DFL); /* a one-shot command: a signal just ends it */
-    signal(SIGINT, SIG_DFL);
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"lag-threshold", required_argument, NULL, 't'},
-        {"activation-lag-threshold", required_argument, NULL, 'a'},
-        {"offset-reset-policy", required_argument, NULL, 'o'},
-        {"max-replicas", required_argument, NULL, 'm'},
-        {"scale-to-zero-on-invalid-offset", no_argument, NULL, 'z'},
-        {"allow-idle-consumers", no_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    struct lag_policy policy = {.lag_threshold = 1000, .offset_reset_latest = -1};
-    const char *path = getenv("ORDERSINK_CONFIG");
-    char *end;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int64_t v = optarg ? strtoll(optarg, &end, 10) : 0;
-        int bad_number = optarg && (*end || end == optarg || v < 0);
-        switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 't':
-            if (bad_number || v == 0)
-                return fprintf(stderr, "worker lag: --lag-threshold: a positive integer\n"), 2;
-            policy.lag_threshold = v;
-            break;
-        case 'a':
-            if (bad_number)
-                return fprintf(stderr, "worker lag: --activation-lag-threshold: an integer\n"), 2;
-            policy.activation_lag_threshold = v;
-            break;
-        case 'm':
-            if (bad_number)
-                return fprintf(stderr, "worker lag: --max-replicas: an integer\n"), 2;
-            policy.max_replicas = v;
-            break;
-        case 'o':
-            if (strcmp(optarg, "latest") && strcmp(optarg, "earliest"))
-                return fprintf(stderr, "worker lag: --offset-reset-policy: latest|earliest\n"), 2;
-            policy.offset_reset_latest = strcmp(optarg, "latest") == 0;
-            break;
-        case 'z':
-            policy.scale_to_zero_on_invalid = 1;
-            break;
-        case 'i':
-            policy.allow_idle_consumers = 1;
-            break;
-        case 'h':
-            return worker_lag_usage(stdout, 0);
-        default:
-            return worker_lag_usage(stderr, 2);
-        }
-    }
-    struct cfg c;
-    char err[512];
-    if (cfg_load(&c, path && *path ? path : NULL, CFG_PRODUCER, err, sizeof(err)) != 0) {
-        fprintf(stderr, "worker lag: %s\n", err);
-        cfg_free(&c);
-        return 2;
-    }
-    log_set_level(LOG_ERROR);
-    if (policy.offset_reset_latest < 0)
-        policy.offset_reset_latest = strcmp(c.kafka_auto_offset_reset, "latest") == 0;
-    struct lag_partition *parts = NULL;
-    size_t n = 0;
-    int rc = 1;
-    if (kafka_group_offsets(&c, KAFKA_OFFSETS_RETRY_MS, &parts, &n, err, sizeof(err)) != 0) {
-        fprintf(stderr, "worker lag: %s\n", err);
-        goto out;
-    }
-    if (policy.max_replicas == 0)
-        policy.max_replicas = (int64_t)n;
-    struct lag_result r;
-    lag_compute(parts, n, &policy, &r);
-    printf("topic %s, group %s, %zu partitions\n", c.kafka_topic, c.kafka_group_id, n);
-    for (size_t i = 0; i < n; i++) {
-        char committed[24] = "none";
-        if (parts[i].committed != LAG_NO_OFFSET)
-            snprintf(committed, sizeof(committed), "%lld", (long long)parts[i].committed);
-        printf("partition %d committed %s high %lld lag %lld\n", parts[i].partition, committed,
-               (long long)parts[i].high, (long long)parts[i].lag);
-    }
-    printf("total lag %lld metric %lld\n", (long long)r.total, (long long)r.metric);
-    printf("%s replicas %lld (lagThreshold %lld, activationLagThreshold %lld, "
-           "offsetResetPolicy %s, maxReplicaCount %lld)\n",
-           r.active ? "active" : "idle", (long long)r.replicas, (long long)policy.lag_threshold,
-           (long long)policy.activation_lag_threshold,
-           policy.offset_reset_latest ? "latest" : "earliest", (long long)policy.max_replicas);
-    rc = 0;
-out:
-    free(parts);
-    cfg_free(&c);
     return rc;
 }
 

@@ -3,7 +3,9 @@ import os
 import re
 import subprocess
 
-from helpers import order, setup_pipeline, wait_committed
+from confluent_kafka import Consumer, TopicPartition
+
+from helpers import names, order, setup_pipeline, wait_committed
 from rig import WORKER_BIN
 
 
@@ -14,9 +16,10 @@ def worker_lag(rig, topic, group, *args):
     r = subprocess.run([WORKER_BIN, "lag", *args], env=env, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
-    parts = {int(m[0]): (m[1], int(m[2]), int(m[3]))
-             for m in re.findall(r"^partition (\d+) committed (\S+) high (\d+) lag (\d+)$", r.stdout, re.M)}
-    total = re.search(r"^total lag (\d+) metric (\d+)$", r.stdout, re.M)
+    parts = {int(m[0]): (m[1], int(m[3]), int(m[4]))
+             for m in re.findall(r"^partition (\d+) committed (\S+) start (\d+) high (\d+) lag (\d+)", r.stdout,
+                                 re.M)}
+    total = re.search(r"^total lag (\d+) metric (\d+)", r.stdout, re.M)
     state = re.search(r"^(active|idle) replicas (\d+)", r.stdout, re.M)
     return parts, int(total[1]), int(total[2]), state[1], int(state[2])
 
@@ -48,3 +51,34 @@ def test_lag_as_keda_sees_it_before_and_after_the_worker_drains(rig):
     committed = rig.committed(group, topic)
     assert {p: int(v[0]) for p, v in parts.items()} == committed
     assert total == 0 and metric == 0 and state == "idle" and replicas == 0
+
+
+def test_lag_without_commits_counts_only_records_still_in_the_log(rig):
+    """KEDA v2.21, offsetResetPolicy earliest: high watermark - log start, not the high watermark."""
+    topic, group, _ = names("lagret")
+    rig.create_topic(topic, 3)
+    rig.produce(topic, [(None, b"x", p) for p in (0, 1) for _ in range(300)])
+    admin = rig.admin()
+    for f in admin.delete_records([TopicPartition(topic, 0, 160), TopicPartition(topic, 1, 300)]).values():
+        f.result(30)
+    parts, total, metric, state, replicas = worker_lag(rig, topic, group, "--offset-reset-policy", "earliest")
+    assert parts == {0: ("none", 300, 140), 1: ("none", 300, 0), 2: ("none", 0, 0)}
+    assert (total, metric, state, replicas) == (140, 140, "active", 1)
+    admin.delete_records([TopicPartition(topic, 0, 300)])[TopicPartition(topic, 0, 300)].result(30)
+    _, total, _, state, replicas = worker_lag(rig, topic, group, "--offset-reset-policy", "earliest")
+    assert (total, state, replicas) == (0, "idle", 0), "every record deleted: nothing to consume"
+
+
+def test_exclude_persistent_lag_remembers_the_previous_poll(rig, tmp_path):
+    topic, group, _ = names("lagstuck")
+    rig.create_topic(topic, 2)
+    rig.produce(topic, [(None, b"x", p) for p in (0, 1) for _ in range(500)])
+    c = Consumer({"bootstrap.servers": rig.bootstrap, "group.id": group, "enable.auto.commit": False})
+    c.commit(offsets=[TopicPartition(topic, 0, 50), TopicPartition(topic, 1, 0)], asynchronous=False)
+    flags = ("--lag-threshold", "100", "--exclude-persistent-lag", "--state", str(tmp_path / "state"))
+    _, total, metric, state, _ = worker_lag(rig, topic, group, *flags)
+    assert (total, metric, state) == (950, 200, "active")  # first poll: all counts (capped at 2 x 100)
+    c.commit(offsets=[TopicPartition(topic, 1, 400)], asynchronous=False)
+    c.close()
+    _, total, metric, state, replicas = worker_lag(rig, topic, group, *flags)
+    assert (total, metric, state, replicas) == (100, 100, "active", 1)  # partition 0 stuck at 50: excluded

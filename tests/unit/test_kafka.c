@@ -85,7 +85,9 @@ static void assert_reads_offsets(const struct mock *m)
                   err);
     ck_assert_uint_eq(n, 3);
     ck_assert_int_eq(parts[0].committed, 5);
+    ck_assert_int_eq(parts[0].low, 0); /* the log start: nothing deleted */
     ck_assert_int_eq(parts[0].high, 10);
+    ck_assert_int_eq(parts[0].previous, LAG_NO_OFFSET);
     ck_assert_int_eq(parts[1].committed, 7);
     ck_assert_int_eq(parts[1].high, 8);
     ck_assert_int_eq(parts[2].committed, LAG_NO_OFFSET);
