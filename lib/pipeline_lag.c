@@ -28,7 +28,11 @@ static size_t pipeline_lag_fill(const struct pipeline *p, struct lag_partition *
         /* An end offset asked before the latest commit may be below it: it is at least that. */
         if (cp->committed > high)
             high = cp->committed;
-        parts[n++] = (struct lag_partition){cp->partition, cp->committed, high, 0};
+        parts[n++] = (struct lag_partition){.partition = cp->partition,
+                                            .committed = cp->committed,
+                                            .low = LAG_NO_OFFSET, /* not asked: high counts */
+                                            .high = high,
+                                            .previous = LAG_NO_OFFSET};
     }
     return n;
 }
