@@ -127,8 +127,10 @@ static void check_one(const struct order_spec *spec, const uint8_t *data, size_t
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct order_spec flat = {"orderId", "/customerId"};
-    static const struct order_spec nested = {"id", "/customer/id"};
+    static const struct order_spec flat = {
+        .id_field = "orderId", .partition_key_path = "/customerId", .epk_version = 2};
+    static const struct order_spec nested = {
+        .id_field = "id", .partition_key_path = "/customer/id", .epk_version = 1};
     check_one(&flat, data, size);
     check_one(&nested, data, size);
     return 0;
