@@ -74,15 +74,18 @@ void lag_compute(struct lag_partition *parts, size_t n, const struct lag_policy 
         with_lag += parts[i].lag > 0;
     }
     int64_t metric = total;
+    /* KEDA refuses lagThreshold <= 0 (worker lag checks its flag); a caller that only wants the
+     * lags may leave it 0: count it as 1 instead of dividing by zero. */
+    const int64_t threshold = p->lag_threshold > 0 ? p->lag_threshold : 1;
     if (!p->allow_idle_consumers || p->limit_to_partitions_with_lag ||
         p->ensure_even_distribution) {
         int64_t upper = (int64_t)n;
         if (p->ensure_even_distribution)
-            metric = lag_even_factor(metric, (int64_t)n, p->lag_threshold) * p->lag_threshold;
+            metric = lag_even_factor(metric, (int64_t)n, threshold) * threshold;
         if (p->limit_to_partitions_with_lag)
             upper = with_lag;
-        if (metric / p->lag_threshold > upper)
-            metric = upper * p->lag_threshold;
+        if (metric / threshold > upper)
+            metric = upper * threshold;
     }
     out->total = total;
     out->total_with_persistent = with_persistent;
@@ -90,7 +93,7 @@ void lag_compute(struct lag_partition *parts, size_t n, const struct lag_policy 
     out->active = with_persistent > p->activation_lag_threshold;
     int64_t replicas = 0;
     if (out->active) {
-        replicas = (out->metric + p->lag_threshold - 1) / p->lag_threshold;
+        replicas = (out->metric + threshold - 1) / threshold;
         if (replicas < 1)
             replicas = 1;
         if (p->max_replicas > 0 && replicas > p->max_replicas)

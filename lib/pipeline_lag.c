@@ -52,6 +52,7 @@ static int pipeline_lag_publish(struct pipeline *p)
     struct lag_policy policy = {
         .offset_reset_latest = strcmp(p->cfg->kafka_auto_offset_reset, "latest") == 0,
         .allow_idle_consumers = 1, /* per partition: no cap */
+        .lag_threshold = 1,        /* replicas are not wanted here; the rules need a threshold */
     };
     struct lag_result r;
     lag_compute(parts, n, &policy, &r);

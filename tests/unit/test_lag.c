@@ -245,6 +245,24 @@ START_TEST(test_policy_errors)
 }
 END_TEST
 
+/* A caller that wants only the lags (the worker's own gauge) may leave lagThreshold at 0: it
+ * counts as 1, never a division by zero (SIGFPE killed the worker once lag was > 0). */
+START_TEST(test_zero_threshold_counts_as_one)
+{
+    struct lag_partition parts[] = {part(0, 10, 0, 15), part(1, 0, 0, 3)};
+    struct lag_policy policy = {.allow_idle_consumers = 1};
+    struct lag_result r;
+    lag_compute(parts, 2, &policy, &r);
+    ck_assert_int_eq(r.total, 8);
+    ck_assert(r.active);
+    ck_assert_int_eq(r.replicas, 8);
+    policy.allow_idle_consumers = 0;
+    policy.ensure_even_distribution = 1;
+    lag_compute(parts, 2, &policy, &r);
+    ck_assert_int_eq(r.metric, 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lag");
@@ -261,6 +279,7 @@ int main(void)
     tcase_add_test(tc, test_activation_threshold);
     tcase_add_test(tc, test_negative_lag_reported_as_zero);
     tcase_add_test(tc, test_policy_errors);
+    tcase_add_test(tc, test_zero_threshold_counts_as_one);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
