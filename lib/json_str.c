@@ -334,6 +334,10 @@ int jstr_number_fits_double(const char *s, size_t len)
     struct jstr_decimal want, got;
     if (len >= sizeof(text) || jstr_decimal_parse(s, len, &want) != 0)
         return 0;
+    /* Zero, or up to 15 significant digits well inside the normal range (10^-307..10^308): a
+     * double keeps the value (as below), known without converting it. */
+    if (want.n == 0 || (want.n <= DBL_DIG && want.exp10 >= -307 && want.exp10 <= 307))
+        return 1;
     memcpy(text, s, len);
     text[len] = '\0';
     double v = strtod(text, NULL);

@@ -136,6 +136,7 @@ class Cost:
                 time.sleep(0.05)
             if valgrind:
                 subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
+            self.rig.reset_stats()
             cpu0, t0 = proc_cpu_s(p.pid), time.monotonic()
             prod = self.preload(topic, rate)
             deadline = time.monotonic() + self.a.timeout
@@ -145,9 +146,12 @@ class Cost:
                 time.sleep(0.1)
             wall, cpu = time.monotonic() - t0, proc_cpu_s(p.pid) - cpu0
             prod.wait(60)
+            st = self.rig.stats()
             res = {"orders": self.a.orders, "wall_s": wall, "cpu_s": cpu, "rate": rate, "nostore": nostore,
                    "cpu_us_per_order": cpu / self.a.orders * 1e6, "orders_per_s": self.a.orders / wall,
-                   "orders_per_cpu_s": self.a.orders / cpu if cpu else None}
+                   "orders_per_cpu_s": self.a.orders / cpu if cpu else None,
+                   "http_requests": st["requests"], "tls_full": st.get("tls_full", 0),
+                   "tls_resumed": st.get("tls_resumed", 0)}
             if valgrind:
                 for f in glob.glob(cg + "*"):
                     os.unlink(f)
@@ -237,6 +241,9 @@ def table(R):
     row("non-storing sink: orders/s", [f"{w['nostore']['orders_per_s']:,.0f}" for w in W])
     row("non-storing sink: orders/s per worker core", [f"{w['nostore']['orders_per_cpu_s']:,.0f}" for w in W])
     row("non-storing sink: CPU us / order", [f"{w['nostore']['cpu_us_per_order']:.2f}" for w in W])
+    row("TLS handshakes full / resumed (stored, full speed)",
+        [f"{w['full_speed'].get('tls_full', 0)} / {w['full_speed'].get('tls_resumed', 0)}" for w in W])
+    row("HTTP requests (stored, full speed)", [f"{w['full_speed'].get('http_requests', 0):,}" for w in W])
     return "\n".join(lines)
 
 
@@ -251,7 +258,16 @@ def main():
     a = ap.parse_args()
     a.workers = [tuple(w.split("=", 1)) for w in a.worker] or [("current", os.path.join(REPO, "bin", "worker"))]
     out = os.path.join(REPO, "build", "bench", f"cost-run-{time.strftime('%Y%m%dT%H%M%S')}")
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.join(out, "bin"), exist_ok=True)
+    # private copies: a rebuild of bin/ while the bench runs must not change what it measures
+    copies = []
+    for name, path in a.workers:
+        copy = os.path.join(out, "bin", f"worker-{name}")
+        subprocess.run(["cp", "-p", path, copy], check=True)
+        copies.append((name, copy))
+    a.workers = copies
+    subprocess.run(["cp", "-p", a.producer, os.path.join(out, "bin", "producer")], check=True)
+    a.producer = os.path.join(out, "bin", "producer")
     rig = Rig().start(os.path.join(out, "rig"))
     try:
         R = run(a, rig, out)

@@ -146,6 +146,8 @@ function main() {
   front.headersTimeout = 65000;
   const sockets = new Set();
   front.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
+  // TLS handshakes by kind: a client that reuses its sessions resumes (tests/bench/cost.py shows both).
+  front.on("secureConnection", (s) => { const k = s.isSessionReused() ? "tls_resumed" : "tls_full"; counters[k] = (counters[k] || 0) + 1; });
 
   async function handle(req, res, body) {
     counters.requests++;
