@@ -38,16 +38,19 @@ import requests  # noqa: E402
 PARTITIONS = 6
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DB = "cost"
-# Components of a callgrind profile: the first pattern that matches "file:function [object]" wins.
+# Components of a callgrind profile: the first pattern that matches "file:function [object]" wins
+# (code inlined from a header is listed under the header's file and the function it is in).
 COMPONENTS = [
-    ("order (lib/order, json_scan, json_str)", r"lib/(order|json_scan|json_str)\.c|\bjsmn_"),
+    ("order (lib/order, json_scan, json_str)", r"lib/(order|json_scan|json_str)\.c|:(order|jscan|jstr)_"),
     ("cJSON", r"cJSON|libcjson"),
     ("TLS + crypto (OpenSSL)", r"libssl|libcrypto"),
-    ("curl", r"libcurl"),
-    ("librdkafka", r"librdkafka|/rd[a-z_]*\.c:|\brd_kafka|\brd_"),
+    ("curl", r"libcurl|:Curl_|:curl_"),
+    ("librdkafka", r"librdkafka|:rd_|/rd[a-z_]*\.[ch]:"),
     ("compression (zlib, zstd, lz4)", r"libz\.|libzstd|liblz4"),
-    ("worker (other lib/, worker/)", r"lib/[a-z_]+\.c|worker/main\.c"),
-    ("libc + kernel entry (malloc, memcpy, syscalls)", r"libc\.so|libc-|ld-linux|vdso|\?\?\?:0x"),
+    ("worker (other lib/, worker/)", r"lib/[a-z_]+\.c|worker/main\.c|:(cosmos|pipeline|batch|commit|kafka|metrics|"
+                                     r"health|dlq|log|lag|watermarks|aimd|retry|pace)_"),
+    ("libc (malloc, memcpy, printf, locks, syscalls)",
+     r"libc\.so|ld-linux|vdso|^\./(stdio-common|libio|malloc|nptl|stdlib|string|misc|elf|posix|time)/|sysdeps"),
 ]
 
 # Frames that were on a stack when the counters were zeroed: callgrind reports them with the
