@@ -312,7 +312,18 @@ static int jstr_decimal_parse(const char *s, size_t len, struct jstr_decimal *d)
         if (!seen_point)
             point++;
     }
-    long e = i < len ? strtol(s + i + 1, NULL, 10) : 0;
+    /* The exponent, saturated: past 10^8 every value is 0 or infinite for a double, and
+     * point - 1 + e must not overflow (strtol's LONG_MAX did). */
+    long e = 0;
+    if (i < len) {
+        size_t k = i + 1;
+        int neg = k < len && s[k] == '-';
+        k += k < len && (s[k] == '-' || s[k] == '+');
+        for (; k < len && s[k] >= '0' && s[k] <= '9'; k++)
+            if (e < 100000000)
+                e = e * 10 + (s[k] - '0');
+        e = neg ? -e : e;
+    }
     while (d->n > 0 && d->digits[d->n - 1] == '0')
         d->n--;
     d->exp10 = point - 1 + e;
