@@ -207,7 +207,13 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
          * thread wakes, up to 1 s later (fetch.queue.backoff.ms came in 2.1.0), so it must
          * hold about a second of orders: measured on the rig, 2 MB gave 3.1k orders/s,
          * 4 MB 6.9k, 8 MB 9.1k (the sink's pace), 64 MB 9.4k. */
-        kafka_conf_set_default(c, conf, "queued.max.messages.kbytes", "8192", err, errsz)) {
+        kafka_conf_set_default(c, conf, "queued.max.messages.kbytes", "8192", err, errsz) ||
+        /* From 2.1.0 the wait is fetch.queue.backoff.ms, 1 s by default: with the queue full
+         * the consumer then idles while the pipeline drains it. With 10 ms, measured on the
+         * rig with a sink that is not the bottleneck (tests/rig/nostore.js, 20k 1 KB orders):
+         * 12.8k-15.0k orders/s instead of 5.1k-5.7k, same CPU per order. */
+        (rd_kafka_version() >= 0x020100ff &&
+         kafka_conf_set_default(c, conf, "fetch.queue.backoff.ms", "10", err, errsz))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -123,7 +123,7 @@ class Cost:
         self.rig.create_topic(topic + ".dlq", 1)
         self.rig.create_container(DB, coll)
         requests.post(self.rig.env["COSMOS_ADMIN"] + "/nostore", json={"enabled": nostore}, timeout=10).raise_for_status()
-        env = {**os.environ, **self.rig.worker_env(topic, group, DB, coll)}
+        env = {**os.environ, **self.rig.worker_env(topic, group, DB, coll), **getattr(self.a, "worker_env", {})}
         logp = os.path.join(self.out, f"worker-{name}.log")
         cg = os.path.join(self.out, f"callgrind-{name}.out")
         argv = [bin_path]
