@@ -62,10 +62,12 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def proc_cpu_s(pid):
+def proc_cpu_s(pid, part=None):
+    """utime + stime of pid in seconds (part "user" or "sys": only that one)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    user, sys_ = int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+    return {"user": user, "sys": sys_}.get(part, user + sys_)
 
 
 def callgrind_total(path):
@@ -140,18 +142,19 @@ class Cost:
             if valgrind:
                 subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
             self.rig.reset_stats()
-            cpu0, t0 = proc_cpu_s(p.pid), time.monotonic()
+            cpu0, t0, sys0 = proc_cpu_s(p.pid), time.monotonic(), proc_cpu_s(p.pid, "sys")
             prod = self.preload(topic, rate)
             deadline = time.monotonic() + self.a.timeout
             while self.committed(group, topic) < self.a.orders:
                 if p.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"worker {name} did not commit {self.a.orders}; see {logp}")
                 time.sleep(0.1)
-            wall, cpu = time.monotonic() - t0, proc_cpu_s(p.pid) - cpu0
+            wall, cpu, sys_s = time.monotonic() - t0, proc_cpu_s(p.pid) - cpu0, proc_cpu_s(p.pid, "sys") - sys0
             prod.wait(60)
             st = self.rig.stats()
             res = {"orders": self.a.orders, "wall_s": wall, "cpu_s": cpu, "rate": rate, "nostore": nostore,
                    "cpu_us_per_order": cpu / self.a.orders * 1e6, "orders_per_s": self.a.orders / wall,
+                   "sys_us_per_order": sys_s / self.a.orders * 1e6,
                    "orders_per_cpu_s": self.a.orders / cpu if cpu else None,
                    "http_requests": st["requests"], "tls_full": st.get("tls_full", 0),
                    "tls_resumed": st.get("tls_resumed", 0)}
@@ -237,6 +240,7 @@ def table(R):
     for comp in W[0]["callgrind"]["components_per_order"]:
         row(f"  {comp}", [f"{w['callgrind']['components_per_order'].get(comp, 0):,.0f}" for w in W])
     row("CPU us / order, full speed (stored sink)", [f"{w['full_speed']['cpu_us_per_order']:.2f}" for w in W])
+    row("  of which in the kernel (stime)", [f"{w['full_speed'].get('sys_us_per_order', 0):.2f}" for w in W])
     row("  ratio to kcat -C", [f"{w['full_speed']['cpu_us_per_order'] / k['cpu_us_per_msg']:.1f}" for w in W])
     row(f"CPU us / order, at {R['rate']:,} orders/s", [f"{w['fixed_rate']['cpu_us_per_order']:.2f}" for w in W])
     row("  ratio to kcat -C", [f"{w['fixed_rate']['cpu_us_per_order'] / k['cpu_us_per_msg']:.1f}" for w in W])
