@@ -108,6 +108,7 @@ static int cosmos_easy_setup(struct cosmos_client *c, struct cosmos_slot *s)
     curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(s->easy, CURLOPT_SHARE, c->share);
     if (c->ca_file)
         curl_easy_setopt(s->easy, CURLOPT_CAINFO, c->ca_file);
     return 0;
@@ -144,7 +145,9 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *o, char *err, 
     c->stats.concurrency_limit = aimd_limit(&c->aimd);
     c->slots = calloc((size_t)c->nslots, sizeof(*c->slots));
     c->multi = curl_multi_init();
-    if (!c->slots || !c->multi)
+    c->share = curl_share_init();
+    if (!c->slots || !c->multi || !c->share ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
         goto oom;
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->nslots);
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->nslots);
@@ -183,6 +186,8 @@ void cosmos_client_free(struct cosmos_client *c)
     free(c->coll_rid);
     if (c->multi)
         curl_multi_cleanup(c->multi);
+    if (c->share)
+        curl_share_cleanup(c->share); /* after every easy handle that used it */
     free(c->slots);
     cosmos_tokens_free(&c->tokens);
     free(c->docs_url);

@@ -44,6 +44,8 @@ struct cosmos_slot {
 
 struct cosmos_client {
     CURLM *multi;
+    /* TLS sessions shared by the slots: a new connection resumes, no full handshake. */
+    CURLSH *share;
     struct cosmos_slot *slots;
     int nslots;
     unsigned char key[COSMOS_KEY_MAX];

@@ -455,9 +455,10 @@ static int cosmos_settle_batch(struct cosmos_client *c, struct cosmos_run *r, st
         return 0;
     }
     for (size_t k = 0; k < s->nidx && r->result == COSMOS_RUNNING; k++) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "batch operation status %d substatus %d", ops[k].status,
-                 ops[k].substatus);
+        char msg[96] = ""; /* only a failed operation's message is ever read */
+        if (ops[k].status < 200 || ops[k].status >= 300)
+            snprintf(msg, sizeof(msg), "batch operation status %d substatus %d", ops[k].status,
+                     ops[k].substatus);
         c->stats.throttled += ops[k].status == 429;
         throttled |= ops[k].status == 429;
         cosmos_ranges_gone(c, s->map_gen, ops[k].status, ops[k].substatus);

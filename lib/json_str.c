@@ -312,15 +312,18 @@ static int jstr_decimal_parse(const char *s, size_t len, struct jstr_decimal *d)
         if (!seen_point)
             point++;
     }
-    /* The exponent, saturated: beyond +-10^6 a double is 0 or infinite anyway, and the sum
-     * below must not overflow (1e9223372036854775807 is a valid JSON number). */
+    /* The exponent, saturated: past 10^8 every value is 0 or infinite for a double, and
+     * point - 1 + e must not overflow (strtol's LONG_MAX did). */
     long e = 0;
-    int e_negative = i + 1 < len && s[i + 1] == '-';
-    for (size_t k = i + 1; k < len; k++)
-        if (s[k] >= '0' && s[k] <= '9' && e < 1000000)
-            e = e * 10 + (s[k] - '0');
-    if (e_negative)
-        e = -e;
+    if (i < len) {
+        size_t k = i + 1;
+        int neg = k < len && s[k] == '-';
+        k += k < len && (s[k] == '-' || s[k] == '+');
+        for (; k < len && s[k] >= '0' && s[k] <= '9'; k++)
+            if (e < 100000000)
+                e = e * 10 + (s[k] - '0');
+        e = neg ? -e : e;
+    }
     while (d->n > 0 && d->digits[d->n - 1] == '0')
         d->n--;
     d->exp10 = point - 1 + e;
@@ -342,6 +345,10 @@ int jstr_number_fits_double(const char *s, size_t len)
     struct jstr_decimal want, got;
     if (len >= sizeof(text) || jstr_decimal_parse(s, len, &want) != 0)
         return 0;
+    /* Zero, or up to 15 significant digits well inside the normal range (10^-307..10^308): a
+     * double keeps the value (as below), known without converting it. */
+    if (want.n == 0 || (want.n <= DBL_DIG && want.exp10 >= -307 && want.exp10 <= 307))
+        return 1;
     memcpy(text, s, len);
     text[len] = '\0';
     double v = strtod(text, NULL);

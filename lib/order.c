@@ -1,30 +1,20 @@
 /*
- * order: message -> Cosmos document. cJSON validates the JSON; the id, the partition key and
- * the document body are then taken from the message's own bytes (jsmn token spans, json_str
- * for string and number literals), so no value is ever re-printed, cut or rounded. UTF-8
- * validity is checked by hand (cJSON does not, Cosmos requires it).
- * cJSON allocates every node of a tree on its own; the tree of the order being parsed lives
- * in a per-thread bump arena instead, dropped as a whole (see order_arena_*).
+ * order: message -> Cosmos document. json_scan validates the message (RFC 8259 exactly) and
+ * gives the byte spans of its values in one pass; the id, the partition key and the document
+ * body are then taken from the message's own bytes (json_str for string and number literals),
+ * so no value is ever re-printed, cut or rounded, and no tree is built. UTF-8 validity is
+ * checked by hand (Cosmos requires it).
  */
 #include "order.h"
 
 #include "cosmos_epk.h"
+#include "json_scan.h"
 #include "json_str.h"
 
-#include <cjson/cJSON.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* jsmn (Debian libjsmn-dev) tokenizes the order after cJSON validated it: its tokens give the
- * byte spans of keys and values, so ids, keys and values are taken from the message's own
- * bytes (cJSON stores strings NUL-terminated and numbers as doubles). */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
 
 /* The tokens of the order being converted; grown as needed, kept per thread. */
 static _Thread_local struct {
@@ -32,62 +22,8 @@ static _Thread_local struct {
     unsigned cap;
 } order_toks;
 
-/* Room for the parsed tree of orders up to ~50 KB; larger trees spill over to malloc. */
-#define ORDER_ARENA_BYTES (256 * 1024)
-
-/* The arena of this thread: active only while cJSON parses one order. */
-static _Thread_local struct {
-    char *base;
-    size_t used;
-    int active;
-} order_arena;
-
-static void *order_arena_malloc(size_t n)
-{
-    if (order_arena.active && order_arena.base) {
-        size_t need = (n + 15) & ~(size_t)15;
-        if (need >= n && need <= ORDER_ARENA_BYTES - order_arena.used) {
-            void *p = order_arena.base + order_arena.used;
-            order_arena.used += need;
-            return p;
-        }
-    }
-    return malloc(n);
-}
-
-static void order_arena_free(void *p)
-{
-    uintptr_t a = (uintptr_t)p, base = (uintptr_t)order_arena.base;
-    if (base && a >= base && a < base + ORDER_ARENA_BYTES)
-        return; /* dropped with the arena */
-    free(p);
-}
-
-static pthread_once_t order_hooks_once = PTHREAD_ONCE_INIT;
-
-static void order_hooks_init(void)
-{
-    cJSON_Hooks hooks = {order_arena_malloc, order_arena_free};
-    cJSON_InitHooks(&hooks);
-}
-
-/* Parses payload with the arena active (allocated on first use; without it, malloc). */
-static cJSON *order_parse(const char *payload, size_t len, const char **end)
-{
-    pthread_once(&order_hooks_once, order_hooks_init);
-    if (!order_arena.base)
-        order_arena.base = malloc(ORDER_ARENA_BYTES);
-    order_arena.used = 0;
-    order_arena.active = 1;
-    cJSON *root = cJSON_ParseWithLengthOpts(payload, len, end, 0);
-    order_arena.active = 0;
-    return root;
-}
-
 void order_thread_cleanup(void)
 {
-    free(order_arena.base);
-    order_arena.base = NULL;
     free(order_toks.t);
     order_toks.t = NULL;
     order_toks.cap = 0;
@@ -171,7 +107,8 @@ static enum order_reason order_fail(enum order_reason r, char *detail, size_t si
     return r;
 }
 
-/* Tokenizes payload into order_toks. Returns the token count, or -1 (no memory or bad). */
+/* Validates and tokenizes payload into order_toks: the token count, JSCAN_INVALID when it is
+ * not one JSON value, or JSCAN_NOMEM when the tokens cannot be allocated. */
 static int order_tokenize(const char *payload, size_t len)
 {
     for (;;) {
@@ -179,16 +116,14 @@ static int order_tokenize(const char *payload, size_t len)
             order_toks.cap = 256;
             order_toks.t = malloc(order_toks.cap * sizeof(jsmntok_t));
             if (!order_toks.t)
-                return -1;
+                return JSCAN_NOMEM;
         }
-        jsmn_parser p;
-        jsmn_init(&p);
-        int n = jsmn_parse(&p, payload, len, order_toks.t, order_toks.cap);
-        if (n != JSMN_ERROR_NOMEM)
-            return n < 0 ? -1 : n;
+        int n = jscan_parse(payload, len, order_toks.t, order_toks.cap);
+        if (n != JSCAN_NOMEM)
+            return n;
         jsmntok_t *t = realloc(order_toks.t, 2 * order_toks.cap * sizeof(jsmntok_t));
         if (!t)
-            return -1;
+            return JSCAN_NOMEM;
         order_toks.t = t;
         order_toks.cap *= 2;
     }
@@ -204,10 +139,9 @@ static int order_skip(const jsmntok_t *t, int n, int i)
 }
 
 /*
- * Checks every token: what cJSON lets through and JSON (and Cosmos) does not (numbers like
- * 01, 1. or 1.e5, raw control characters in strings, \u escapes with non-hex digits) is
- * ORDER_NOT_JSON; a number Cosmos would store as another (it keeps doubles: 2^53 + 1,
- * 0.1000000000000000001, 1e400) is ORDER_UNSTORABLE_NUMBER. ORDER_OK otherwise.
+ * Checks every number (json_scan already held the message to JSON's grammar): one Cosmos
+ * would store as another (it keeps doubles: 2^53 + 1, 0.1000000000000000001, 1e400) is
+ * ORDER_UNSTORABLE_NUMBER. ORDER_OK otherwise.
  */
 static enum order_reason order_tokens_check(const char *js, const jsmntok_t *t, int n, char *detail,
                                             size_t size)
@@ -215,12 +149,8 @@ static enum order_reason order_tokens_check(const char *js, const jsmntok_t *t, 
     for (int i = 0; i < n; i++) {
         const char *s = js + t[i].start;
         size_t len = (size_t)(t[i].end - t[i].start);
-        if (t[i].type == JSMN_STRING && !jstr_valid(s, len))
-            return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
         if (t[i].type != JSMN_PRIMITIVE || (*s != '-' && (*s < '0' || *s > '9')))
             continue;
-        if (jstr_number(s, len) == JSTR_NOT_NUMBER)
-            return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
         if (!jstr_number_fits_double(s, len)) {
             if (detail && size)
                 snprintf(detail, size,
@@ -543,19 +473,13 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
     if (!order_utf8_valid(payload, len))
         return order_fail(ORDER_INVALID_UTF8, detail, size,
                           "the message is not valid UTF-8 or contains NUL bytes");
-    const char *end = NULL;
-    cJSON *root = order_parse(payload, len, &end);
-    /* One JSON value and nothing after it but white space: "{..}{..}" is not one order. */
-    while (root && end < payload + len &&
-           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-        end++;
-    int valid = root && end == payload + len, is_object = cJSON_IsObject(root);
-    cJSON_Delete(root); /* cJSON only validates; everything below works on the bytes */
-    if (valid && !is_object)
-        return order_fail(ORDER_NOT_OBJECT, detail, size, "the message is not a JSON object");
-    int n = valid ? order_tokenize(payload, len) : -1;
-    if (n < 1 || order_toks.t[0].type != JSMN_OBJECT)
+    int n = order_tokenize(payload, len);
+    if (n == JSCAN_NOMEM)
+        return order_fail(ORDER_NO_MEMORY, detail, size, "out of memory");
+    if (n < 1)
         return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
+    if (order_toks.t[0].type != JSMN_OBJECT)
+        return order_fail(ORDER_NOT_OBJECT, detail, size, "the message is not a JSON object");
     enum order_reason r = order_tokens_check(payload, order_toks.t, n, detail, size);
     if (r != ORDER_OK)
         return r;

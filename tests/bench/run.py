@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 from rig import REPO, Rig, cosmos_auth  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+import cost  # noqa: E402  (cost per order: --cost)
 
 DB = "bench"
 PARTITIONS = 6
@@ -726,6 +727,10 @@ def main():
     ap.add_argument("--no-producer", dest="producer", action="store_false")
     ap.add_argument("--keep-rig", action="store_true", help="keep the rig's directory (Kafka data, logs)")
     ap.add_argument("--attach", metavar="RUN_DIR", help="(development) use a rig already running in RUN_DIR")
+    ap.add_argument("--cost", action="store_true",
+                    help="also the cost per order (tests/bench/cost.py): instructions and CPU per order vs kcat -C, "
+                         "the non-storing sink's orders/s per core")
+    ap.add_argument("--cost-orders", type=int, default=20000, help="orders per --cost run (default 20000)")
     a = ap.parse_args()
     a.orders = a.orders or (3000 if a.quick else 30000)
     a.producer_count = a.producer_count or (20000 if a.quick else 200000)
@@ -801,6 +806,15 @@ def main():
                 R["errors"].append(f"{card}: {e}")
                 log(f"ERROR {card}: {e}")
                 rc = 1
+        if a.cost:
+            try:
+                R["cost"] = cost.run(argparse.Namespace(orders=3000 if a.quick else a.cost_orders, rate=2000, timeout=600,
+                                                        producer=bench.producer_bin, workers=[("worker", worker_bin)]),
+                                     rig, outdir)
+            except Exception as e:  # noqa: BLE001
+                R["errors"].append(f"cost: {e}")
+                log(f"ERROR cost: {e}")
+                rc = 1
         if a.producer:
             try:
                 R["producer"] = bench.producer_bench()
@@ -822,6 +836,8 @@ def main():
     rows = build_table(R, cards_ok, [n for n, _ in a.variants]) if cards_ok else []
     R["table"] = [{"metric": l, "values": dict(zip(cards_ok, v)), "target": t, "result": r} for l, v, t, r in rows]
     print_report(R, rows, cards_ok)
+    if R.get("cost"):
+        print(cost.table(R["cost"]) + "\n")
     for e in R["errors"]:
         print(f"ERROR: {e}")
     for path in (os.path.join(outroot, f"results-{ts}.json"), os.path.join(outroot, "latest.json")):

@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECS="${1:-${FUZZ_SECONDS:-60}}"
 shift $(( $# > 0 ? 1 : 0 ))
-TARGETS=("${@:-fuzz_order fuzz_config fuzz_cosmos_response fuzz_json_str fuzz_epk}")
+TARGETS=("${@:-fuzz_order fuzz_config fuzz_cosmos_response fuzz_json_str fuzz_epk fuzz_json_scan}")
 read -r -a TARGETS <<<"${TARGETS[*]}"
 CC="${FUZZ_CC:-clang}"
 OUT=build/fuzz
@@ -21,7 +21,7 @@ eval "$RDK_FLAGS"
 CFLAGS="-std=gnu17 -g -O1 -Wall -Wextra -Ilib -DORDERSINK_VERSION=\"fuzz\" $SAN $RDK_CFLAGS $(pkg-config --cflags $PKGS)"
 LIBS="$RDK_LIBS $(pkg-config --libs $PKGS) -lpthread -lm"
 declare -A MAXLEN=([fuzz_order]=65536 [fuzz_config]=16384 [fuzz_cosmos_response]=8192 [fuzz_json_str]=512
-                   [fuzz_epk]=8192)
+                   [fuzz_epk]=8192 [fuzz_json_scan]=8192)
 
 command -v "$CC" >/dev/null || { echo "run.sh: $CC not found (apt-get install clang libclang-rt-14-dev)"; exit 2; }
 mkdir -p "$OUT/obj" "$OUT/artifacts"
@@ -68,6 +68,7 @@ make_dicts() {
   } > "$OUT/fuzz_config.dict"
   cp tests/fuzz/json.dict "$OUT/fuzz_order.dict"
   cp tests/fuzz/json.dict "$OUT/fuzz_cosmos_response.dict"
+  { cat tests/fuzz/json.dict; printf '"%s"\n' '01' '1.' '-.5' '\\uZZZZ' '\\ud800' '\\udc00' 'e+' 'E-' '\x0c' '\x0b' '\x09'; } > "$OUT/fuzz_json_scan.dict"
   { cat tests/fuzz/json.dict; printf '"%s"\n' '\\u0000' '\\ud83d\\uded2' '\\udc00' '\\ud800' \
       '\\"' '\\\\' '\\/' 'e+' 'E-' '.5' '-0' '9007199254740993'; } > "$OUT/fuzz_json_str.dict"
   {

@@ -14,6 +14,7 @@ const http = require("http");
 const https = require("https");
 const conditional = require("./conditional");
 const opfaults = require("./opfaults");
+const nostore = require("./nostore"); // measurement-only sink that stores nothing (docs/benchmarks.md)
 
 // ---------- master-key signature (RIG.md "Cosmos DB REST") ----------
 function sign(key, verb, resourceType, resourceLink, date) {
@@ -146,6 +147,8 @@ function main() {
   front.headersTimeout = 65000;
   const sockets = new Set();
   front.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
+  // TLS handshakes by kind: a client that reuses its sessions resumes (tests/bench/cost.py shows both).
+  front.on("secureConnection", (s) => { const k = s.isSessionReused() ? "tls_resumed" : "tls_full"; counters[k] = (counters[k] || 0) + 1; });
 
   async function handle(req, res, body) {
     counters.requests++;
@@ -197,6 +200,7 @@ function main() {
     const docRequest = resourceOf(pathname)[0] === "docs" && String(req.headers["x-ms-documentdb-isquery"]).toLowerCase() !== "true" &&
       (isWrite || pathname.split("/").filter(Boolean).length % 2 === 0);
     const fwd = opPlan ? opPlan.body : body;
+    if (docRequest && nostore.answer(req, res, body, counters)) return;
     const headers = conditional.backendHeaders(req, docRequest ? "doc" : "feed", { ...req.headers, "content-length": fwd.length });
     delete headers.connection; delete headers["transfer-encoding"]; delete headers["keep-alive"];
     const breq = https.request({ host: "127.0.0.1", port: backendPort, method: req.method, path: req.url, headers, agent }, (bres) => {
@@ -252,7 +256,8 @@ function main() {
     req.on("end", async () => {
       const reply = (status, obj) => { res.writeHead(status, { "content-type": "application/json" }); res.end(JSON.stringify(obj)); };
       try {
-        const part = await partitions.admin(req.method, req.url, Buffer.concat(chunks).toString());
+        const part = await partitions.admin(req.method, req.url, Buffer.concat(chunks).toString()) ||
+          nostore.admin(req.method, req.url, Buffer.concat(chunks).toString());
         if (part) return reply(...part);
         if (req.method === "POST" && req.url === "/faults") { applyFaults(JSON.parse(Buffer.concat(chunks).toString() || "{}")); return reply(200, faults); }
         if (req.method === "POST" && req.url === "/reset") { applyFaults({}); return reply(200, faults); }

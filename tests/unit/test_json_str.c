@@ -102,6 +102,26 @@ START_TEST(test_number_fits_double)
 }
 END_TEST
 
+START_TEST(test_fits_double_huge_exponents)
+{
+    /* Found by fuzz_order (UBSan): the exponent overflowed a long. */
+    const char *out_of_range[] = {"19999e9999999999999999999999999999999999990",
+                                  "1000e9223372036854775807", "1e-9223372036854775808",
+                                  "0.5e99999999999999999999", "1.5e-400"};
+    for (size_t i = 0; i < sizeof(out_of_range) / sizeof(out_of_range[0]); i++)
+        ck_assert_msg(!jstr_number_fits_double(out_of_range[i], strlen(out_of_range[i])), "%s",
+                      out_of_range[i]);
+    const char *fit[] = {"0e99999999999999999999",
+                         "-0.0e-99999999999999999",
+                         "1.5e300",
+                         "123456789012345e-307",
+                         "5e-324",
+                         "1e308"};
+    for (size_t i = 0; i < sizeof(fit) / sizeof(fit[0]); i++)
+        ck_assert_msg(jstr_number_fits_double(fit[i], strlen(fit[i])), "%s", fit[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_str");
@@ -111,6 +131,7 @@ int main(void)
     tcase_add_test(tc, test_encode_ascii_as_the_sdks);
     tcase_add_test(tc, test_number_grammar);
     tcase_add_test(tc, test_number_fits_double);
+    tcase_add_test(tc, test_fits_double_huge_exponents);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,249 @@
+/*
+ * json_scan: a strict single-pass JSON tokenizer. The order path used to parse every message
+ * twice (cJSON to validate, jsmn for the spans) and then re-check strings and numbers that
+ * cJSON lets through; this does all of it in one pass over the bytes. The differences from
+ * cJSON are listed in tests/fuzz/fuzz_json_scan.c, which checks them.
+ */
+#include "json_scan.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+static size_t jscan_ws(const unsigned char *s, size_t len, size_t i)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+        i++;
+    return i;
+}
+
+static int jscan_hex4(const unsigned char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned c = p[k], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            d = (c | 0x20) - 'a' + 10;
+        else
+            return -1;
+        v = (v << 4) | d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* 1 when one of the 8 bytes of w is '"', '\\' or a control character (< 0x20). */
+static int jscan_special8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high ? 1 : 0;
+}
+
+/* Checks the escape at s[i] (a backslash); returns the index after it, or 0 when invalid. */
+static size_t jscan_escape(const unsigned char *s, size_t len, size_t i)
+{
+    if (i + 1 >= len)
+        return 0;
+    switch (s[i + 1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return i + 2;
+    case 'u':
+        break;
+    default:
+        return 0;
+    }
+    unsigned cp, lo;
+    if (i + 6 > len || jscan_hex4(s + i + 2, &cp) != 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+        return 0; /* a low surrogate first */
+    i += 6;
+    if (cp < 0xD800 || cp > 0xDBFF)
+        return i;
+    if (i + 6 > len || s[i] != '\\' || s[i + 1] != 'u' || jscan_hex4(s + i + 2, &lo) != 0 ||
+        lo < 0xDC00 || lo > 0xDFFF)
+        return 0; /* a high surrogate without its low half */
+    return i + 6;
+}
+
+/* The index of the closing quote of the string opened at s[i], or 0 when it is invalid. */
+static size_t jscan_string(const unsigned char *s, size_t len, size_t i)
+{
+    i++;
+    for (;;) {
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (jscan_special8(w))
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            return 0;
+        unsigned c = s[i];
+        if (c == '"')
+            return i;
+        if (c < 0x20)
+            return 0;
+        if (c != '\\')
+            i++;
+        else if ((i = jscan_escape(s, len, i)) == 0)
+            return 0;
+    }
+}
+
+static size_t jscan_digits(const unsigned char *s, size_t len, size_t i)
+{
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    return i;
+}
+
+/* The index after the number starting at s[i] (RFC 8259 grammar), or 0 when there is none. */
+static size_t jscan_number(const unsigned char *s, size_t len, size_t i)
+{
+    if (i < len && s[i] == '-')
+        i++;
+    if (i >= len || s[i] < '0' || s[i] > '9')
+        return 0;
+    i = s[i] == '0' ? i + 1 : jscan_digits(s, len, i);
+    if (i < len && s[i] == '.') {
+        size_t j = jscan_digits(s, len, i + 1);
+        if (j == i + 1)
+            return 0;
+        i = j;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t j = jscan_digits(s, len, i);
+        if (j == i)
+            return 0;
+        i = j;
+    }
+    return i;
+}
+
+/* The index after a scalar value (string, number, literal) at s[i] and its type and span;
+ * 0 when there is none. */
+static size_t jscan_scalar(const unsigned char *s, size_t len, size_t i, jsmntok_t *t)
+{
+    size_t end;
+    if (s[i] == '"') {
+        end = jscan_string(s, len, i);
+        t->type = JSMN_STRING;
+        t->start = (int)i + 1;
+        t->end = (int)end;
+        return end ? end + 1 : 0;
+    }
+    t->type = JSMN_PRIMITIVE;
+    if (s[i] == 't' || s[i] == 'n')
+        end = len - i >= 4 && memcmp(s + i, s[i] == 't' ? "true" : "null", 4) == 0 ? i + 4 : 0;
+    else if (s[i] == 'f')
+        end = len - i >= 5 && memcmp(s + i, "false", 5) == 0 ? i + 5 : 0;
+    else
+        end = jscan_number(s, len, i);
+    t->end = (int)end;
+    return end;
+}
+
+/* The container enclosing token c (an object's member value has its key as parent). */
+static int jscan_enclosing(const jsmntok_t *toks, int c)
+{
+    int p = toks[c].parent;
+    return p >= 0 && toks[p].type == JSMN_STRING ? toks[p].parent : p;
+}
+
+/* Reads an object's key at s[i] and the colon after it; returns the index after the colon,
+ * or 0 when invalid. */
+static size_t jscan_key(const unsigned char *s, size_t len, size_t i, jsmntok_t *toks, unsigned n,
+                        int obj)
+{
+    if (i >= len || s[i] != '"')
+        return 0;
+    jsmntok_t *k = &toks[n];
+    size_t end = jscan_scalar(s, len, i, k);
+    k->size = 0;
+    k->parent = obj;
+    toks[obj].size++;
+    i = end ? jscan_ws(s, len, end) : len;
+    return i < len && s[i] == ':' ? i + 1 : 0;
+}
+
+int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
+{
+    const unsigned char *s = (const unsigned char *)js;
+    size_t i = 0;
+    unsigned n = 0;
+    int cur = -1, depth = 0; /* the innermost open container, and how many are open */
+    if (len >= INT_MAX)
+        return JSCAN_INVALID;
+    for (;;) {
+        /* A value is expected at s[i]. */
+        i = jscan_ws(s, len, i);
+        if (i >= len)
+            return JSCAN_INVALID;
+        if (n >= cap)
+            return JSCAN_NOMEM;
+        jsmntok_t *t = &toks[n];
+        t->parent = cur >= 0 && toks[cur].type == JSMN_OBJECT ? (int)n - 1 : cur;
+        t->start = (int)i;
+        t->size = 0;
+        if (t->parent >= 0)
+            toks[t->parent].size++;
+        n++;
+        if (s[i] == '{' || s[i] == '[') {
+            if (depth == JSCAN_MAX_DEPTH)
+                return JSCAN_INVALID;
+            depth++;
+            t->type = s[i] == '{' ? JSMN_OBJECT : JSMN_ARRAY;
+            t->end = -1;
+            cur = (int)n - 1;
+            i = jscan_ws(s, len, i + 1);
+            if (i < len && s[i] == (t->type == JSMN_OBJECT ? '}' : ']'))
+                goto close;
+            if (t->type == JSMN_ARRAY)
+                continue;
+            goto key;
+        }
+        if ((i = jscan_scalar(s, len, i, t)) == 0)
+            return JSCAN_INVALID;
+        for (;;) {
+            /* After a value: a comma, the end of the innermost container, or the end. */
+            i = jscan_ws(s, len, i);
+            if (cur < 0)
+                return i == len ? (int)n : JSCAN_INVALID;
+            if (i >= len)
+                return JSCAN_INVALID;
+            if (s[i] == ',') {
+                i = jscan_ws(s, len, i + 1);
+                if (toks[cur].type == JSMN_ARRAY)
+                    break;
+                goto key;
+            }
+            if (s[i] != (toks[cur].type == JSMN_OBJECT ? '}' : ']'))
+                return JSCAN_INVALID;
+        close:
+            toks[cur].end = (int)i + 1;
+            i++;
+            depth--;
+            cur = jscan_enclosing(toks, cur);
+        }
+        continue;
+    key:
+        if (n >= cap)
+            return JSCAN_NOMEM;
+        if ((i = jscan_key(s, len, i, toks, n, cur)) == 0)
+            return JSCAN_INVALID;
+        n++;
+    }
+}
