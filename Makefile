@@ -218,7 +218,7 @@ demo-scale: deps $(SCALE_VENV)/.stamp
 	$(SCALE_VENV)/bin/pytest -q tests/scale/test_autoscaler.py
 	$(SCALE_VENV)/bin/python tests/scale/demo.py $(DEMO_SCALE_ARGS)
 
-FORMAT_SRC = lib/*.c lib/*.h worker/*.c producer/*.c tests/unit/*.c tests/fuzz/*.c tests/property/*.c
+FORMAT_SRC = lib/*.c lib/*.h worker/*.c producer/*.c tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/property/*.c
 format:
 	clang-format -i $(FORMAT_SRC)
 # Fails when a source file differs from what clang-format (.clang-format) makes of it.

@@ -2,6 +2,8 @@
  * SDK v1.spec.ts / v2.spec.ts, Java PartitionKeyHashingTests), plus strings the SDKs have no
  * vectors for (NUL bytes, non-ASCII, cut points). */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,9 +328,5 @@ int main(void)
     tcase_add_test(tc, test_v1_numbers_with_empty_low_bits);
     tcase_add_test(tc, test_rejects_bad_arguments);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

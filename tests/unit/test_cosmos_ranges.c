@@ -1,5 +1,7 @@
 /* Unit tests for lib/cosmos_ranges: pkranges pages -> range map -> the range of an EPK. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,9 +210,5 @@ int main(void)
     tcase_add_test(tc, test_gaps_and_overlaps);
     tcase_add_test(tc, test_malformed_answers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -2,6 +2,8 @@
  * as the rig's front cuts them) and how one batch request is filled with one range's
  * operations within 100 operations / 220,201 bytes. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,9 +151,5 @@ int main(void)
     tcase_add_test(tc, test_byte_limit);
     tcase_add_test(tc, test_no_map_and_unrouted);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

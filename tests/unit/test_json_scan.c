@@ -1,6 +1,8 @@
 /* Unit tests for lib/json_scan: spans as jsmn writes them, RFC 8259 exactly, and every
  * leniency of cJSON refused (cJSON is asked too, so each case shows a real difference). */
 #include <check.h>
+
+#include "check_run.h"
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,9 +175,5 @@ int main(void)
     tcase_add_test(tc, test_nesting_limit_is_cjsons);
     tcase_add_test(tc, test_too_few_tokens_and_nul);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

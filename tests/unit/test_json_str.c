@@ -1,5 +1,7 @@
 /* Unit tests for lib/json_str: exact decoding, comparison, ASCII encoding, number grammar. */
 #include <check.h>
+
+#include "check_run.h"
 #include <string.h>
 
 #include "json_str.h"
@@ -133,9 +135,5 @@ int main(void)
     tcase_add_test(tc, test_number_fits_double);
     tcase_add_test(tc, test_fits_double_huge_exponents);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(s);
 }

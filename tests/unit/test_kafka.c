@@ -4,6 +4,8 @@
  * broker does.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdlib.h>
@@ -242,9 +244,5 @@ int main(void)
     tcase_add_test(tc, test_group_offsets_do_not_retry_authorization_errors);
     tcase_add_loop_test(tc, test_start_positions_committed_through_coordinator_errors, 0, 2);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

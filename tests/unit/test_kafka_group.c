@@ -1,6 +1,8 @@
 /* Unit tests for lib/kafka_group: the consumer's group and prefetch properties per protocol and
  * per librdkafka version. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,9 +129,5 @@ int main(void)
     tcase_add_test(tc, test_consumer_needs_2_4);
     tcase_add_test(tc, test_fatal_hint);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -1,5 +1,7 @@
 /* Unit tests for lib/lag: KEDA v2.21's Kafka scaler arithmetic, on known answers. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 
 #include "lag.h"
@@ -281,9 +283,5 @@ int main(void)
     tcase_add_test(tc, test_policy_errors);
     tcase_add_test(tc, test_zero_threshold_counts_as_one);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -4,6 +4,8 @@
  * replaced as a whole.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,9 +127,5 @@ int main(void)
     tcase_add_test(tc, test_known_statuses_before_any_request);
     tcase_add_test(tc, test_lag_replaced_as_a_whole);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

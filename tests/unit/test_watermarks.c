@@ -4,6 +4,8 @@
  * (learnt from fetches) stays where it was when the partitions were paused.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdlib.h>
@@ -195,9 +197,5 @@ int main(void)
     tcase_add_test(tc, test_answer_outstanding_at_free);
     tcase_add_test(tc, test_one_request_per_interval);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }
