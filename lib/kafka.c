@@ -174,16 +174,27 @@ int kafka_error_is_fatal(rd_kafka_resp_err_t err, const char *reason)
            err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
 }
 
+/* Records the first fatal error: its reason is written before set is published. */
+static void kafka_fatal_record(struct kafka_fatal *f, int err, const char *reason)
+{
+    if (__atomic_exchange_n(&f->claimed, 1, __ATOMIC_ACQ_REL))
+        return;
+    snprintf(f->reason, sizeof(f->reason), "%s: %s", rd_kafka_err2name(err),
+             reason ? reason : rd_kafka_err2str(err));
+    __atomic_store_n(&f->set, 1, __ATOMIC_RELEASE);
+}
+
 int kafka_fatal_note(struct kafka_fatal *f, int err, const char *reason)
 {
     if (!kafka_error_is_fatal((rd_kafka_resp_err_t)err, reason))
         return 0;
-    if (!f->set) {
-        f->set = 1;
-        snprintf(f->reason, sizeof(f->reason), "%s: %s", rd_kafka_err2name(err),
-                 reason ? reason : rd_kafka_err2str(err));
-    }
+    kafka_fatal_record(f, err, reason);
     return 1;
+}
+
+int kafka_fatal_is_set(const struct kafka_fatal *f)
+{
+    return __atomic_load_n(&f->set, __ATOMIC_ACQUIRE);
 }
 
 static void kafka_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -193,6 +204,20 @@ static void kafka_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason,
     if (!kafka_fatal_note(&hooks->fatal, err, reason))
         LOG(LOG_WARN, "kafka client error", LF_STR("code", rd_kafka_err2name(err)),
             LF_STR("error", reason));
+}
+
+/* The consumer's log callback: a broker without the consumer protocol is fatal (see
+ * kafka_group_debug); debug lines the worker asked for only to see that are dropped. */
+static void kafka_consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    struct kafka_consumer_hooks *hooks = rk ? rd_kafka_opaque(rk) : NULL;
+    if (hooks && level >= 7) {
+        if (kafka_group_log_says_unsupported(fac, buf))
+            kafka_fatal_record(&hooks->fatal, RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE, buf);
+        if (!hooks->user_debug)
+            return;
+    }
+    kafka_log_cb(rk, level, fac, buf);
 }
 
 rd_kafka_conf_t *kafka_consumer_conf_new(const struct cfg *c, char *err, size_t errsz)
@@ -227,6 +252,17 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, struct kafka_consumer_hooks 
     rd_kafka_conf_t *conf = kafka_consumer_conf_new(c, err, errsz);
     if (!conf)
         return NULL;
+    const char *user_debug = cfg_librdkafka_get(c, "debug");
+    char debug[256];
+    int dbg = kafka_group_debug(c, user_debug, debug, sizeof(debug));
+    if (dbg < 0 || (dbg > 0 && kafka_conf_set(conf, "debug", debug, err, errsz))) {
+        if (dbg < 0)
+            snprintf(err, errsz, "kafka: debug: value too long");
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    hooks->user_debug = user_debug != NULL;
+    rd_kafka_conf_set_log_cb(conf, kafka_consumer_log_cb);
     hooks->start_at_latest = strcmp(c->kafka_auto_offset_reset, "latest") == 0;
     if (hooks->offsets_retry_ms <= 0)
         hooks->offsets_retry_ms = KAFKA_OFFSETS_RETRY_MS;

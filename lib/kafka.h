@@ -27,12 +27,16 @@ typedef void (*kafka_assign_fn)(rd_kafka_t *rk, const rd_kafka_topic_partition_l
 
 /* The first fatal client error (authentication, TLS, authorization) an error callback saw. */
 struct kafka_fatal {
-    int set;
+    int set;     /* read with kafka_fatal_is_set: written by librdkafka's threads */
+    int claimed; /* the first writer's; the reason is complete once set is 1 */
     char reason[512];
 };
 
 /* Records err/reason in f when it is fatal (see kafka_error_is_fatal). Returns 1 if so. */
 int kafka_fatal_note(struct kafka_fatal *f, int err, const char *reason);
+
+/* 1 once a fatal error is recorded in f; f->reason is then complete. Any thread. */
+int kafka_fatal_is_set(const struct kafka_fatal *f);
 
 struct kafka_consumer_hooks {
     kafka_revoke_fn before_revoke;
@@ -40,7 +44,8 @@ struct kafka_consumer_hooks {
     void *opaque;
     int start_at_latest;      /* set by kafka_consumer_new from kafka.auto_offset_reset */
     int64_t offsets_retry_ms; /* start-position commit retries; 0: KAFKA_OFFSETS_RETRY_MS */
-    struct kafka_fatal fatal; /* set by the consumer's error callback */
+    struct kafka_fatal fatal; /* set by the consumer's error and log callbacks */
+    int user_debug;           /* set by kafka_consumer_new: librdkafka "debug" passed through */
 };
 
 /*

@@ -69,3 +69,26 @@ const char *kafka_group_fatal_hint(const struct cfg *c, const char *reason)
            "Kafka >= 4.0 with the consumer group coordinator; Azure Event Hubs offers only "
            "classic): set ORDERSINK_KAFKA_GROUP_PROTOCOL=classic";
 }
+
+/* The text librdkafka logs (rd_kafka_ConsumerGroupHeartbeatRequest, facility COORD) when the
+ * coordinator's ApiVersions lack ConsumerGroupHeartbeat. */
+#define KAFKA_GROUP_UNSUPPORTED_LINE "ConsumerGroupHeartbeatRequest not supported by broker"
+
+int kafka_group_debug(const struct cfg *c, const char *user_debug, char *buf, size_t bufsz)
+{
+    if (strcmp(c->kafka_group_protocol, "consumer") != 0)
+        return 0;
+    int n;
+    if (!user_debug || !*user_debug)
+        n = snprintf(buf, bufsz, "cgrp");
+    else if (strstr(user_debug, "cgrp") || strstr(user_debug, "all"))
+        return 0; /* the user's value already has it */
+    else
+        n = snprintf(buf, bufsz, "%s,cgrp", user_debug);
+    return n < 0 || (size_t)n >= bufsz ? -1 : 1;
+}
+
+int kafka_group_log_says_unsupported(const char *fac, const char *line)
+{
+    return fac && line && strcmp(fac, "COORD") == 0 && strstr(line, KAFKA_GROUP_UNSUPPORTED_LINE);
+}

@@ -42,4 +42,20 @@ int kafka_group_props(const struct cfg *c, int rdk_version, struct kafka_group_p
  */
 const char *kafka_group_fatal_hint(const struct cfg *c, const char *reason);
 
+/*
+ * librdkafka (checked on 2.15.1) does not report a broker without the consumer protocol as an
+ * error: it logs, under debug context "cgrp" only, that ConsumerGroupHeartbeat is not supported,
+ * marks the coordinator dead and asks again for ever. Under kafka.group_protocol=consumer the
+ * worker therefore turns "cgrp" on and reads that line.
+ *
+ * kafka_group_debug writes into buf (bufsz) the librdkafka "debug" value the consumer needs:
+ * user_debug (the passthrough's, may be NULL) plus "cgrp" under the consumer protocol. Returns
+ * 1 if buf was filled (set it), 0 if nothing needs setting, -1 if buf is too small.
+ */
+int kafka_group_debug(const struct cfg *c, const char *user_debug, char *buf, size_t bufsz);
+
+/* 1 when a librdkafka log line (facility fac, text line) says the broker lacks the consumer
+ * protocol (KIP-848), 0 otherwise. */
+int kafka_group_log_says_unsupported(const char *fac, const char *line);
+
 #endif

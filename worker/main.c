@@ -139,7 +139,7 @@ static int worker_run(struct pipeline *p, rd_kafka_t *rk, const struct cfg *c,
                 pipeline_add(p, m);
             }
         }
-        if (kafka_fatal->set) {
+        if (kafka_fatal_is_set(kafka_fatal)) {
             const char *hint = kafka_group_fatal_hint(c, kafka_fatal->reason);
             LOG(LOG_ERROR,
                 hint ? hint

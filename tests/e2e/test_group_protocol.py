@@ -73,10 +73,6 @@ def test_consumer_protocol_rebalances_incrementally_and_loses_nothing(rig):
     assert rig.count_docs(db, coll) == 4400
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap, seen on the clean-clone run: against Kafka 3.9.1 (no KIP-848) librdkafka 2.15.1 "
-    "does not raise an error the worker treats as fatal, so the worker keeps retrying instead of "
-    "exiting 1 naming the setting; open in issue 14"))
 def test_consumer_protocol_on_a_broker_without_it_names_the_setting(rig):
     if kafka4(rig):
         pytest.skip("runs on Kafka 3.9.1 (make e2e-kafka39), whose brokers lack KIP-848 by default")

@@ -119,6 +119,38 @@ START_TEST(test_fatal_hint)
 }
 END_TEST
 
+START_TEST(test_consumer_protocol_turns_cgrp_debug_on)
+{
+    char buf[64];
+    struct cfg c = base("classic");
+    ck_assert_int_eq(kafka_group_debug(&c, NULL, buf, sizeof(buf)), 0);
+    c = base("consumer");
+    ck_assert_int_eq(kafka_group_debug(&c, NULL, buf, sizeof(buf)), 1);
+    ck_assert_str_eq(buf, "cgrp");
+    ck_assert_int_eq(kafka_group_debug(&c, "broker,fetch", buf, sizeof(buf)), 1);
+    ck_assert_str_eq(buf, "broker,fetch,cgrp");
+    ck_assert_int_eq(kafka_group_debug(&c, "consumer,cgrp", buf, sizeof(buf)), 0);
+    ck_assert_int_eq(kafka_group_debug(&c, "all", buf, sizeof(buf)), 0);
+    ck_assert_int_eq(kafka_group_debug(&c, "broker,fetch,protocol", buf, 8), -1);
+}
+END_TEST
+
+/* The line librdkafka 2.15.1 logged against Kafka 3.9.1 (debug=cgrp, group.protocol=consumer). */
+START_TEST(test_unsupported_line_is_recognised)
+{
+    const char *line = "Group \"g\": marking the coordinator (1) dead: Local: Required feature "
+                       "not supported by broker: ConsumerGroupHeartbeatRequest not supported by "
+                       "broker";
+    ck_assert_int_eq(kafka_group_log_says_unsupported("COORD", line), 1);
+    ck_assert_int_eq(kafka_group_log_says_unsupported("HEARTBEAT", line), 0);
+    ck_assert_int_eq(kafka_group_log_says_unsupported("COORD", "Group \"g\": marking the "
+                                                               "coordinator (1) dead: timed out"),
+                     0);
+    ck_assert_int_eq(kafka_group_log_says_unsupported(NULL, line), 0);
+    ck_assert_int_eq(kafka_group_log_says_unsupported("COORD", NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kafka_group");
@@ -128,6 +160,8 @@ int main(void)
     tcase_add_test(tc, test_prefetch_by_version);
     tcase_add_test(tc, test_consumer_needs_2_4);
     tcase_add_test(tc, test_fatal_hint);
+    tcase_add_test(tc, test_consumer_protocol_turns_cgrp_debug_on);
+    tcase_add_test(tc, test_unsupported_line_is_recognised);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
