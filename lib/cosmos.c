@@ -143,6 +143,8 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *o, char *err, 
     c->adaptive = o->adaptive;
     aimd_init(&c->aimd, c->adaptive ? COSMOS_ADAPTIVE_START : c->nslots, c->nslots);
     c->stats.concurrency_limit = aimd_limit(&c->aimd);
+    if (range_load_reset(&c->load, 0, c->nslots) != 0)
+        goto oom;
     c->slots = calloc((size_t)c->nslots, sizeof(*c->slots));
     c->multi = curl_multi_init();
     c->share = curl_share_init();
@@ -183,6 +185,7 @@ void cosmos_client_free(struct cosmos_client *c)
     curl_easy_cleanup(c->meta.easy);
     cosmos_buf_free(&c->meta.response);
     ranges_free(&c->map);
+    range_load_free(&c->load);
     free(c->coll_rid);
     if (c->multi)
         curl_multi_cleanup(c->multi);
@@ -360,6 +363,9 @@ int cosmos_ranges_read(struct cosmos_client *c, char *err, size_t errsz)
             ranges_free(&c->map);
             c->map = m;
             c->map_gen++;
+            /* New ranges, new limits (out of memory: no per-range limits until the next map). */
+            range_load_reset(&c->load, c->map.n, c->nslots);
+            c->stats.concurrency_limit = cosmos_concurrency_limit(c);
             c->map_stale = 0;
             return 0;
         }

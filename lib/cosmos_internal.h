@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "aimd.h"
+#include "range_load.h"
 #include "cosmos.h"
 #include "cosmos_auth.h"
 #include "cosmos_bulk.h"
@@ -29,6 +30,9 @@ struct cosmos_slot {
     struct cosmos_run *run; /* whose writes these are (while busy) */
     uint64_t seq;           /* aimd sequence number of the request */
     int saturated;          /* the concurrency limit was fully used when it started */
+    uint64_t range_seq;     /* its range's sequence number (range_load_start) */
+    int range_saturated;    /* its range's limit was fully used when it started */
+    unsigned range_gen;     /* the range_load generation it started in */
     size_t *idx;            /* the writes of run this request carries (cap COSMOS_BULK_MAX_OPS) */
     size_t nidx;
     int is_batch;         /* a batch request (else a single document request) */
@@ -70,7 +74,8 @@ struct cosmos_client {
     struct cosmos_slot meta; /* blocking reads of the container and its ranges */
     struct retry_policy retry;
     struct aimd aimd;                    /* limit of requests in flight, at most nslots */
-    int adaptive;                        /* the limit follows aimd_done */
+    struct range_load load;              /* per-range limits: 429s cut the range's own (adaptive) */
+    int adaptive;                        /* the limits follow aimd_done / range_load_done */
     int busy;                            /* slots in use */
     struct cosmos_run *runs, *runs_tail; /* write runs in progress, oldest first */
     struct cosmos_tokens tokens;         /* scratch of cosmos_bulk_parse */
@@ -93,6 +98,10 @@ int cosmos_sign_upsert(struct cosmos_client *c);
 /* Appends the headers every request carries. Frees h and returns NULL when out of memory. */
 struct curl_slist *cosmos_common_headers(struct curl_slist *h, const char *date_hdr,
                                          const char *auth_hdr);
+
+/* The most requests that may be in flight now: the overall limit, or the sum of the ranges'
+ * limits when that is lower (the gauge ordersink_cosmos_concurrency_limit). */
+int cosmos_concurrency_limit(const struct cosmos_client *c);
 
 /*
  * Sets up slot s for its request: a batch (s->is_batch), or one document's request of kind op

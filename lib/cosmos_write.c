@@ -195,12 +195,14 @@ static size_t cosmos_pick(struct cosmos_client *c, struct cosmos_run *r, int64_t
         r->first_open++;
     size_t first = r->n;
     for (size_t i = r->first_open; i < r->n && first == r->n; i++)
-        if (cosmos_sendable(r, i, now))
+        if (cosmos_sendable(r, i, now) &&
+            (!c->adaptive || range_load_open(&c->load, cosmos_range_of(c, r, i))))
             first = i;
     s->nidx = 0;
     if (first == r->n)
         return 0;
     s->idx[s->nidx++] = first;
+    s->range = cosmos_range_of(c, r, first);
     if (!c->bulk || r->solo[first])
         return s->nidx;
     struct cosmos_bulk_op op;
@@ -262,6 +264,7 @@ static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct co
     c->busy++;
     s->seq = aimd_start(&c->aimd);
     s->saturated = c->busy >= aimd_limit(&c->aimd);
+    range_load_start(&c->load, s->range, &s->range_seq, &s->range_saturated, &s->range_gen);
     for (size_t k = 0; k < s->nidx; k++) {
         r->state[s->idx[k]] = W_FLIGHT;
         r->w[s->idx[k]].attempts++;
@@ -513,6 +516,10 @@ static void cosmos_finish(struct cosmos_client *c, struct cosmos_slot *s, CURLco
     struct cosmos_run *r = s->run;
     uint64_t seq = s->seq;
     int saturated = s->saturated;
+    size_t range = s->range;
+    uint64_t range_seq = s->range_seq;
+    int range_saturated = s->range_saturated;
+    unsigned range_gen = s->range_gen;
     cosmos_slot_release(c, s);
     if (res != CURLE_OK)
         c->stats.transport_errors++;
@@ -526,10 +533,22 @@ static void cosmos_finish(struct cosmos_client *c, struct cosmos_slot *s, CURLco
     c->stats.by_status[status > 0 && status < 600 ? status : 0]++;
     c->stats.throttled += status == 429;
     int throttled = cosmos_finish_writes(c, r, s, res, status);
+    /* Throttling is per partition: a 429 cuts its range's limit, not the others' (a hot range
+     * used to halve the whole worker's concurrency). The overall limit only grows, from
+     * COSMOS_ADAPTIVE_START up to cosmos.max_in_flight, while it is fully used. */
+    range_load_done(&c->load, range_gen, range, range_seq, c->adaptive && throttled,
+                    range_saturated);
     if (c->adaptive)
-        aimd_done(&c->aimd, seq, throttled, saturated);
-    c->stats.limit_cuts = c->aimd.cuts;
-    c->stats.concurrency_limit = aimd_limit(&c->aimd);
+        aimd_done(&c->aimd, seq, 0, saturated);
+    c->stats.limit_cuts = c->load.cuts;
+    c->stats.concurrency_limit = cosmos_concurrency_limit(c);
+}
+
+int cosmos_concurrency_limit(const struct cosmos_client *c)
+{
+    long total = range_load_total(&c->load);
+    int limit = aimd_limit(&c->aimd);
+    return total > 0 && total < limit ? (int)total : limit;
 }
 
 /* Starts requests on free slots while the limit allows, oldest run first. */

@@ -5,7 +5,7 @@ import os
 import subprocess
 
 import pytest
-from helpers import names, order, wait_committed
+from helpers import log_lines, names, order, wait_committed
 
 SDK_READ = os.path.join(os.path.dirname(__file__), "sdk_read.js")
 
@@ -151,3 +151,33 @@ def test_worker_follows_splits(rig):
     assert rig.consume_all(topic + ".dlq") == []
     got = sdk_read(rig, db, coll, items)
     assert got["errors"] == [] and got["missing"] == [] and got["read"] == 400
+
+
+def test_a_hot_range_throttles_only_itself(rig):
+    """Cosmos throttles per partition: one hot range's 429s cut that range's limit of requests in
+    flight, not the worker's (it used to halve the whole limit down to 1, so one hot partition
+    slowed every other range). The worker's limit (progress lines) stays at or above its start
+    (4) while the hot range is cut (concurrency_cuts > 0) and every order lands."""
+    topic, group, coll = names("hotrange")
+    db = "partdb"
+    rig.create_topic(topic, 4)
+    rig.create_topic(topic + ".dlq", 1)
+    rig.create_database(db)
+    rig.create_container(db, coll, version=2, ranges=4)
+    rig.set_partitioning(db, coll, ru_per_second_by_range={"1": 50})
+    rig.produce(topic, [(*order(i, customer=f"c{i % 211}"), i % 4) for i in range(3000)])
+    env = rig.worker_env(topic, group, db, coll)
+    env.update(ORDERSINK_LOG_STATS_INTERVAL_MS="100", ORDERSINK_RETRY_MAX_ATTEMPTS="1000")
+    w = rig.start_worker(env)
+    try:
+        wait_committed(rig, group, topic, timeout=120, proc=w)
+    finally:
+        assert rig.stop_worker(w) == 0
+    state = rig.partitioning(db, coll)
+    rig.set_partitioning(db, coll, ru_per_second_by_range=None)
+    assert state["refused"].get("throttled", 0) > 0, "range 1 was never throttled: the test tested nothing"
+    progress = [l for l in log_lines(w.log_path) if l.get("msg") == "progress"]
+    assert progress and progress[-1]["concurrency_cuts"] > 0, progress[-1:]
+    limits = [l["concurrency_limit"] for l in progress]
+    assert min(limits) >= 4, f"a hot range cut the worker's whole limit: {limits}"
+    assert rig.count_docs(db, coll) == 3000
