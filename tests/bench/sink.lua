@@ -1,7 +1,8 @@
 -- wrk script for tests/bench/run.py: replays pre-built Cosmos upserts at the rig's Cosmos front.
 -- wrk <url> -s sink.lua -- DATAFILE MODE DATE AUTH THREADS
 --   MODE single: each DATAFILE line is  <partition-key JSON> TAB <document JSON>  -> one upsert
---   MODE batch:  each DATAFILE line is  <JSON array of operations>               -> one batch request
+--   MODE batch:  each DATAFILE line is  [<range id> TAB] <JSON array of operations> -> one batch request
+--                (with a range id: sent in x-ms-documentdb-partitionkeyrangeid, as bulk mode does)
 -- DATE/AUTH: x-ms-date and the master-key authorization for POST docs dbs/{db}/colls/{coll},
 -- computed once by run.py (valid +-15 min). Requests are formatted once in init(), so the
 -- per-request cost in wrk is only the socket write. The data set is replayed in a loop, so the
@@ -36,7 +37,13 @@ function init(args)
       h["x-ms-cosmos-is-batch-request"] = "True"
       h["x-ms-cosmos-batch-atomic"] = "False"
       h["x-ms-cosmos-batch-continue-on-error"] = "True"
-      body = line
+      local tab = line:find("\t", 1, true)
+      if tab then
+        h["x-ms-documentdb-partitionkeyrangeid"] = line:sub(1, tab - 1)
+        body = line:sub(tab + 1)
+      else
+        body = line
+      end
     end
     n = n + 1
     reqs[n] = wrk.format("POST", wrk.path, h, body)
