@@ -143,19 +143,34 @@ static double og_unit(uint64_t *state)
 }
 
 /* Writes v in decimal, zero-padded to at least width digits, into out (no NUL); returns the
- * number of digits. The generator's hot path formats with this instead of printf. */
+ * number of digits. The generator's hot path formats with this instead of printf: digits are
+ * written from the end, two at a time. */
 static size_t og_digits(char *out, uint64_t v, int width)
 {
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while ((int)n < width)
-        tmp[n++] = '0';
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    static const char pairs[201] = "0001020304050607080910111213141516171819"
+                                   "2021222324252627282930313233343536373839"
+                                   "4041424344454647484950515253545556575859"
+                                   "6061626364656667686970717273747576777879"
+                                   "8081828384858687888990919293949596979899";
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    if (n < (size_t)width)
+        n = (size_t)width;
+    char *p = out + n;
+    while (v >= 100) {
+        p -= 2;
+        memcpy(p, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    while (p > out)
+        *--p = '0';
     return n;
 }
 
@@ -232,6 +247,11 @@ static inline char *og_put_mem(char *p, const char *s, size_t n)
     memcpy(p, s, n);
     return p + n;
 }
+
+/* Appends the first n bytes of the sizeof(src)-byte array src at the cursor p, copying the
+ * whole array: a fixed-size copy is a few vector moves where a variable one was `rep movs`
+ * (perf: 28 % of og_write_order). The room reserved per order covers the overshoot. */
+#define OG_PUT_BLOCK(p, src, n) (memcpy((p), (src), sizeof(src)), (p) += (n))
 
 /* Appends v in decimal, zero-padded to width digits, at the cursor p. */
 static inline char *og_put_uint(char *p, uint64_t v, int width)
@@ -313,7 +333,7 @@ static char *og_put_id(char *p, const struct og_order *o)
     switch (o->id_style) {
     case OG_ID_NORMAL:
         OG_PUT(p, "\"orderId\":\"");
-        p = og_put_mem(p, o->id, o->id_len);
+        OG_PUT_BLOCK(p, o->id, o->id_len);
         OG_PUT(p, "\",");
         return p;
     case OG_ID_SLASH:
@@ -348,10 +368,10 @@ static char *og_put_lines(struct order_gen *g, char *p, const struct og_order *o
             p = og_put_mem(p, o->name_override, strlen(o->name_override));
             OG_PUT(p, "\",\"quantity\":");
         } else {
-            p = og_put_mem(p, pr->head, pr->head_len);
+            OG_PUT_BLOCK(p, pr->head, pr->head_len);
         }
         *p++ = (char)('0' + qty);
-        p = og_put_mem(p, pr->tail, pr->tail_len);
+        OG_PUT_BLOCK(p, pr->tail, pr->tail_len);
     }
     return p;
 }
