@@ -736,6 +736,15 @@ def producer_table(pb):
         if has215:
             cells += [f"{r['kcat_2_15']['per_s']:,.0f}", f"{r['kcat_2_15']['cpu_us']:.2f}"]
         out.append(fmtl(cells))
+    if len(pb["runs"]) > 1:
+        med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+        rs = pb["runs"]
+        cells = ["med", f"{med([r['producer']['per_s'] for r in rs]):,.0f}", f"{med([r['kcat']['per_s'] for r in rs]):,.0f}",
+                 f"{med([r['ratio'] for r in rs]):.2f}", f"{med([r['producer']['cpu_us'] for r in rs]):.2f}",
+                 f"{med([r['kcat']['cpu_us'] for r in rs]):.2f}", f"{med([r['cpu_ratio'] for r in rs]):.2f}"]
+        if has215:
+            cells += [f"{med([r['kcat_2_15']['per_s'] for r in rs]):,.0f}", f"{med([r['kcat_2_15']['cpu_us'] for r in rs]):.2f}"]
+        out.append(fmtl(cells))
     out.append(f"target: ratio >= {TARGETS['producer_ratio']} and CPU ratio <= {TARGETS['producer_cpu_ratio']} "
                f"in every run: {'pass' if pb['pass'] else 'MISS'}")
     return "\n".join(out)
