@@ -307,7 +307,7 @@ static void prod_await_broker(struct prod *p)
     for (int answers = 0; answers < PROD_AWAIT_BROKER_TRIES && !prod_stop;) {
         rd_kafka_poll(p->rk, 0); /* an authentication or TLS failure ends the wait */
         int64_t left = deadline - clock_mono_ms();
-        if (p->fatal.set || left <= 0)
+        if (kafka_fatal_is_set(&p->fatal) || left <= 0)
             return;
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t e =
@@ -447,7 +447,7 @@ static int prod_run(struct prod *p)
     const struct prod_opts *o = p->o;
     int64_t limit = o->count ? o->count : INT64_MAX;
     for (;;) {
-        if (p->fatal.set) {
+        if (kafka_fatal_is_set(&p->fatal)) {
             fprintf(stderr, "producer: kafka: cannot connect securely or authenticate: %s\n",
                     p->fatal.reason);
             snprintf(p->last_error, sizeof(p->last_error), "%s", p->fatal.reason);
@@ -489,7 +489,7 @@ static void prod_flush(struct prod *p)
     int64_t deadline = clock_mono_ms() + PROD_FLUSH_TIMEOUT_MS;
     while (rd_kafka_flush(p->rk, 100) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         prod_progress(p, clock_mono_ms(), 0);
-        if (clock_mono_ms() >= deadline || prod_stop > 1 || p->fatal.set)
+        if (clock_mono_ms() >= deadline || prod_stop > 1 || kafka_fatal_is_set(&p->fatal))
             break;
     }
     int64_t lost = p->sent - p->acked - p->failed;
