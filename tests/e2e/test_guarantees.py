@@ -219,7 +219,13 @@ def test_revocation_drains_and_commits_before_the_partitions_move(rig, cosmos_fa
     import os
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reliability"))
     from tcpproxy import BlackholeProxy
-    topic, group, db, coll, env, w1, _ = slow_worker(rig, "revdrain", partitions=4, orders=4000)
+    topic, group, db, coll, env, w1, _ = slow_worker(rig, "revdrain", partitions=4, orders=8000)
+    # The worker takes its partitions' messages in the order its prefetch holds them, often one
+    # partition after another: wait until it has written some of every partition, so whichever
+    # partitions move to worker 2 have batches of worker 1 to drain (with 4,000 orders, worker 1
+    # sometimes had not reached the moved ones yet and there was nothing to drain).
+    wait_for(lambda: len(offsets_in_cosmos(rig, db, coll)) == 4, timeout=60,
+             what="worker 1 writing every partition", proc=w1)
     front_port = int(rig.env["COSMOS_ENDPOINT"].rsplit(":", 1)[1].strip("/"))
     proxy = BlackholeProxy("127.0.0.1", front_port).start()
     try:
