@@ -147,7 +147,8 @@ e2e: all build/asan/worker
 	$(PYTEST) -v -x tests/e2e
 
 # Everything CI runs: build, unit tests (plain and ASan+UBSan), end-to-end tests on the real
-# rig, the deployment checks, a short fuzz run, and the reliability scenarios at reduced size.
+# rig, the deployment checks, a short fuzz run, the reliability scenarios at reduced size, and
+# the image built and run.
 test: deps
 	$(MAKE) format-check all unit property rig-test
 	$(MAKE) e2e
