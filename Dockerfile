@@ -2,27 +2,32 @@
 # bookworm runtime with only the shared libraries it links, as a non-root numeric user.
 #
 # librdkafka: linked statically, the release pinned in scripts/librdkafka.sh (2.15.1), fetched
-# through npm with its sha512 checked and built by the same script and the same Makefile rule CI
-# uses, so the image runs what CI tested. Debian's librdkafka 2.0.2 is not used: SCRAM login
+# from the npm registry with its sha512 checked and built by the same script and the same Makefile
+# rule CI uses, so the image runs what CI tested. Debian's librdkafka 2.0.2 is not used: SCRAM login
 # fails against Apache Kafka >= 4.0 with librdkafka < 2.6.1 (see README, librdkafka).
 #
 #   docker build -t ordersink-worker:dev .
 #   docker run --rm --read-only -e ORDERSINK_KAFKA_TOPIC=orders ... ordersink-worker:dev
+#
+# Built and run by `make image-test` (tests/image/run.sh) with buildah and podman, no registry.
 
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
 FROM ${DEBIAN_IMAGE} AS build
-# The -dev packages CI installs (Makefile APT_PACKAGES), minus the test-only ones; npm and
-# ca-certificates fetch librdkafka's source (scripts/librdkafka.sh).
+# The -dev packages CI installs (Makefile APT_PACKAGES), minus the test-only ones; curl and
+# ca-certificates fetch librdkafka's source (scripts/librdkafka.sh; it uses npm where there is
+# one, but Debian's npm is ~400 packages and a minute of install here).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential pkg-config ca-certificates openssl npm \
+      build-essential pkg-config ca-certificates openssl curl \
       libcurl4-openssl-dev libcjson-dev libconfig-dev libssl-dev libmicrohttpd-dev libjsmn-dev \
       zlib1g-dev libzstd-dev liblz4-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # librdkafka first, in its own layer: rebuilt only when the script (version, hash) changes.
 COPY scripts/librdkafka.sh scripts/
+# Optional: a CA file (mounted into the build) for fetching through a TLS-intercepting proxy.
+ARG CURL_CA_BUNDLE=
 RUN bash scripts/librdkafka.sh
 COPY Makefile ./
 COPY lib/ lib/
@@ -43,7 +48,7 @@ FROM ${DEBIAN_IMAGE} AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcurl4 libcjson1 libconfig9 libssl3 libmicrohttpd12 zlib1g libzstd1 liblz4-1 ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/apt /var/log/*.log \
  && groupadd --system --gid 10001 ordersink \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin ordersink

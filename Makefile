@@ -44,7 +44,8 @@ PYTEST   = $(VENV)/bin/pytest
 # Debian packages the build and the tests need (CI and developer machines alike).
 APT_PACKAGES = build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
                libconfig-dev libssl-dev zlib1g-dev libzstd-dev liblz4-dev check libmicrohttpd-dev libjsmn-dev clang-format openssl \
-               clang libclang-rt-14-dev valgrind wrk kcat
+               clang libclang-rt-14-dev valgrind wrk kcat \
+               buildah podman runc debootstrap
 # Runtimes installed from Debian only when their command is missing (a machine may already
 # have them from elsewhere, e.g. NodeSource's nodejs, which conflicts with Debian's npm):
 # command=packages
@@ -52,7 +53,7 @@ APT_TOOLS = java=default-jre-headless mvn=maven node=nodejs,npm npm=npm
 
 .PHONY: all deps deps-system librdkafka rdkafka-flags FORCE unit property rig-test e2e test demo bench \
         format format-check clean deploy-test fuzz reliability monitoring-test e2e-kafka39 \
-        e2e-consumer-protocol compat keda-check demo-scale
+        e2e-consumer-protocol compat keda-check demo-scale image-test
 all: bin/worker bin/producer
 
 # Objects are rebuilt when the librdkafka they were compiled against changes (mode file: which
@@ -146,13 +147,22 @@ e2e: all build/asan/worker
 	$(PYTEST) -v -x tests/e2e
 
 # Everything CI runs: build, unit tests (plain and ASan+UBSan), end-to-end tests on the real
-# rig, the deployment checks, a short fuzz run, and the reliability scenarios at reduced size.
+# rig, the deployment checks, a short fuzz run, the reliability scenarios at reduced size, and
+# the image built and run.
 test: deps
 	$(MAKE) format-check all unit property rig-test
 	$(MAKE) e2e
 	$(MAKE) deploy-test monitoring-test
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) reliability RELIABILITY_ARGS=--quick
+	$(MAKE) image-test
+
+# The worker image: built from the Dockerfile without any image registry (debootstrap base,
+# buildah) and run with podman against the rig: non-root, read-only root, orders into Cosmos,
+# exit 0 on SIGTERM; its size against the base. Storage and layer cache in .cache/image.
+image-test: deps
+	$(MAKE) all
+	bash tests/image/run.sh
 
 # Kubernetes manifests, kustomize overlays and KEDA objects: schemas and drift checks.
 deploy-test: all

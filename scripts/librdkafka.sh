@@ -6,18 +6,23 @@
 # Source: npm's @confluentinc/kafka-javascript carries librdkafka's full source tree in
 # deps/librdkafka; the librdkafka release tarballs themselves are not served by any registry here.
 # `npm pack` fetches the package tarball without installing it (no install script runs) and checks
-# it against the registry's integrity hash; this script then checks the tarball's sha512 against
-# the value pinned below and the version rdkafka.h declares against LIBRDKAFKA_VERSION, so a
-# changed registry answer stops the build.
+# it against the registry's integrity hash; without npm (the Dockerfile's build stage: Debian's npm
+# is ~400 packages) curl fetches the same tarball from the registry's tarball URL. Either way this
+# script then checks the tarball's sha512 against the value pinned below and the version rdkafka.h
+# declares against LIBRDKAFKA_VERSION, so a changed registry answer stops the build.
+# CURL_CA_BUNDLE (curl's own variable): the CA file for curl, e.g. behind a TLS-intercepting proxy.
 #
 # Usage: scripts/librdkafka.sh [PREFIX]   (default <repo>/.cache/librdkafka-<version>)
 # Idempotent: does nothing when PREFIX/.stamp records this version, tarball and configure options.
-# Needs npm, a C toolchain, libssl-dev, zlib1g-dev, libzstd-dev, liblz4-dev; downloads nothing
+# Needs npm or curl, a C toolchain, libssl-dev, zlib1g-dev, libzstd-dev, liblz4-dev; downloads nothing
 # else (configure without --install-deps uses the system libraries).
 set -euo pipefail
 
 LIBRDKAFKA_VERSION=2.15.1
 NPM_PACKAGE=@confluentinc/kafka-javascript@1.10.1
+# The same tarball, for curl: <registry>/<name>/-/<basename>-<version>.tgz (npm's dist.tarball).
+NPM_REGISTRY=${NPM_REGISTRY:-https://registry.npmjs.org}
+NPM_TARBALL=@confluentinc/kafka-javascript/-/kafka-javascript-1.10.1.tgz
 # npm's dist.integrity of that tarball (`npm view @confluentinc/kafka-javascript@1.10.1
 # dist.integrity`), i.e. base64 of its SHA-512.
 NPM_INTEGRITY=sha512-KVePUBn21EqCVP9mfxzEuM3SYJHHEF7X+iiC2e43QQgDSyEaksInmCGooT3w5q+cNAdkSCrK71j0ICfqoSqZLw==
@@ -33,7 +38,15 @@ if [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$STAMP" ] &&
   exit 0
 fi
 
-command -v npm >/dev/null || { echo "librdkafka.sh: npm not found (apt-get install npm)" >&2; exit 1; }
+[ -n "${CURL_CA_BUNDLE:-}" ] || unset CURL_CA_BUNDLE # empty (an unset Dockerfile ARG): curl's default
+if command -v npm >/dev/null; then
+  fetch=npm
+elif command -v curl >/dev/null; then
+  fetch=curl
+else
+  echo "librdkafka.sh: neither npm nor curl found (apt-get install npm)" >&2
+  exit 1
+fi
 # pkg-config --exists needs the .pc files of the libraries librdkafka links.
 for dev in libssl zlib libzstd liblz4; do
   pkg-config --exists "$dev" || {
@@ -44,8 +57,13 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/librdkafka.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-echo "librdkafka: fetching $NPM_PACKAGE (librdkafka $LIBRDKAFKA_VERSION)"
-(cd "$work" && npm pack --silent --ignore-scripts --pack-destination "$work" "$NPM_PACKAGE" >/dev/null)
+echo "librdkafka: fetching $NPM_PACKAGE (librdkafka $LIBRDKAFKA_VERSION) with $fetch"
+if [ "$fetch" = npm ]; then
+  (cd "$work" && npm pack --silent --ignore-scripts --pack-destination "$work" "$NPM_PACKAGE" >/dev/null)
+else
+  curl -fsSL --retry 3 ${CURL_CA_BUNDLE:+--cacert "$CURL_CA_BUNDLE"} -o "$work/package.tgz" \
+    "$NPM_REGISTRY/$NPM_TARBALL"
+fi
 tgz=$(ls "$work"/*.tgz)
 got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
 if [ "$got" != "$NPM_INTEGRITY" ]; then
