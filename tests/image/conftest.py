@@ -2,10 +2,15 @@
 ORDERSINK_IMAGE_PODMAN, then runs pytest here): the rig, and podman on the run's private storage."""
 import os
 import shlex
+import signal
 import subprocess
 import sys
 
 import pytest
+
+# Stopped from outside, the run still stops its rig and containers (see tests/e2e/conftest.py).
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 E2E = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e")
 sys.path.insert(0, E2E)
