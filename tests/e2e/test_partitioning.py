@@ -37,13 +37,19 @@ def test_ranges_split_and_refusals_through_the_rig_helpers(rig):
     assert rig.stats()["partitioning"]["refused"]["range_gone"] >= 1
 
 
-def test_worker_requests_pass_the_front_on_16_ranges(rig):
-    topic, group, coll = names("ranges16")
-    db = "partdb"
-    rig.create_topic(topic, 2)
+def ranged_pipeline(rig, prefix, partitions, ranges):
+    """A topic of `partitions` partitions and its DLQ topic, and a Hash V2 container of `ranges`
+    ranges in database partdb. Returns (topic, group, db, coll)."""
+    topic, group, coll = names(prefix)
+    rig.create_topic(topic, partitions)
     rig.create_topic(topic + ".dlq", 1)
-    rig.create_database(db)
-    rig.create_container(db, coll, version=2, ranges=16)
+    rig.create_database("partdb")
+    rig.create_container("partdb", coll, version=2, ranges=ranges)
+    return topic, group, "partdb", coll
+
+
+def test_worker_requests_pass_the_front_on_16_ranges(rig):
+    topic, group, db, coll = ranged_pipeline(rig, "ranges16", 2, 16)
     msgs = [(*order(i, customer=f"c{i % 97}"), i % 2) for i in range(400)]
     rig.produce(topic, msgs)
     w = rig.start_worker(rig.worker_env(topic, group, db, coll))
@@ -158,12 +164,7 @@ def test_a_hot_range_throttles_only_itself(rig):
     flight, not the worker's (it used to halve the whole limit down to 1, so one hot partition
     slowed every other range). The worker's limit (progress lines) stays at or above its start
     (4) while the hot range is cut (concurrency_cuts > 0) and every order lands."""
-    topic, group, coll = names("hotrange")
-    db = "partdb"
-    rig.create_topic(topic, 4)
-    rig.create_topic(topic + ".dlq", 1)
-    rig.create_database(db)
-    rig.create_container(db, coll, version=2, ranges=4)
+    topic, group, db, coll = ranged_pipeline(rig, "hotrange", 4, 4)
     rig.set_partitioning(db, coll, ru_per_second_by_range={"1": 50})
     rig.produce(topic, [(*order(i, customer=f"c{i % 211}"), i % 4) for i in range(3000)])
     env = rig.worker_env(topic, group, db, coll)
