@@ -123,7 +123,7 @@ size_t batch_coalesce(struct batch_key *keys, size_t n)
 }
 
 /* FNV-1a over pk, a separator no JSON text contains, and id. */
-static uint64_t batch_key_hash(const char *pk, const char *id)
+uint64_t batch_key_hash(const char *pk, const char *id)
 {
     uint64_t h = 1469598103934665603ull;
     for (const unsigned char *p = (const unsigned char *)pk; *p; p++)
@@ -157,10 +157,15 @@ int batch_index_build(struct batch_index *ix, const struct batch_key *keys, size
 
 long batch_index_find(const struct batch_index *ix, const char *pk, const char *id)
 {
+    return ix->slots ? batch_index_find_hashed(ix, batch_key_hash(pk, id), pk, id) : -1;
+}
+
+long batch_index_find_hashed(const struct batch_index *ix, uint64_t hash, const char *pk,
+                             const char *id)
+{
     if (!ix->slots)
         return -1;
-    for (size_t h = (size_t)batch_key_hash(pk, id) & ix->mask; ix->slots[h];
-         h = (h + 1) & ix->mask) {
+    for (size_t h = (size_t)hash & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
         const struct batch_key *k = &ix->keys[ix->slots[h] - 1];
         if (strcmp(k->id, id) == 0 && strcmp(k->pk, pk) == 0)
             return (long)(ix->slots[h] - 1);

@@ -265,9 +265,9 @@ static int epk_v1(const struct epk_component *parts, size_t n, char *out_hex, si
 {
     uint8_t cut[EPK_MAX_COMPONENTS][V1_TRUNC_MAX];
     size_t cut_len[EPK_MAX_COMPONENTS] = {0};
-    uint8_t input[EPK_MAX_COMPONENTS * (V1_TRUNC_MAX + 2)] = {
-        0}; /* = {0}: gcc -Wmaybe-uninitialized */
+    uint8_t input[EPK_MAX_COMPONENTS * (V1_TRUNC_MAX + 2)];
     size_t in_len = 0;
+    input[0] = 0; /* not the whole array (~900 bytes every order): gcc -Wmaybe-uninitialized */
     for (size_t i = 0; i < n; i++) {
         if (parts[i].type == EPK_STRING)
             cut_len[i] = v1_truncate((const uint8_t *)parts[i].str, parts[i].len, cut[i]);
