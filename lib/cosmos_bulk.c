@@ -209,12 +209,14 @@ static long cosmos_tok_long(const char *body, const jsmntok_t *t, long max)
     return *end || v < 0 || v > (double)max ? -1 : (long)v;
 }
 
-static int cosmos_tok_is(const char *body, const jsmntok_t *t, const char *key)
+static int cosmos_tok_is(const char *body, const jsmntok_t *t, const char *key, size_t n)
 {
-    size_t n = strlen(key);
     return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
            memcmp(body + t->start, key, n) == 0;
 }
+
+/* cosmos_tok_is with a literal key (its length known at compile time). */
+#define COSMOS_TOK_IS(body, t, lit) cosmos_tok_is(body, t, lit, sizeof(lit) - 1)
 
 int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out, size_t n,
                       struct cosmos_tokens *scratch)
@@ -235,13 +237,13 @@ int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out
             if (i + 1 >= ntok)
                 return -1;
             const jsmntok_t *key = &t[i], *val = &t[i + 1];
-            if (cosmos_tok_is(body, key, "statusCode"))
+            if (COSMOS_TOK_IS(body, key, "statusCode"))
                 status = cosmos_tok_long(body, val, 599);
-            else if (cosmos_tok_is(body, key, "subStatusCode"))
+            else if (COSMOS_TOK_IS(body, key, "subStatusCode"))
                 substatus = cosmos_tok_long(body, val, 1000000);
-            else if (cosmos_tok_is(body, key, "retryAfterMilliseconds"))
+            else if (COSMOS_TOK_IS(body, key, "retryAfterMilliseconds"))
                 retry_after = cosmos_tok_long(body, val, 3600000);
-            else if (cosmos_tok_is(body, key, "resourceBody") && val->type == JSMN_OBJECT) {
+            else if (COSMOS_TOK_IS(body, key, "resourceBody") && val->type == JSMN_OBJECT) {
                 doc_off = (size_t)val->start;
                 doc_len = (size_t)(val->end - val->start);
             }

@@ -222,6 +222,7 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
     size_t i = 0;
     unsigned n = 0;
     int cur = -1, depth = 0; /* the innermost open container, and how many are open */
+    int in_object = 0;       /* cur is an object (kept here: read for every token) */
     if (len >= INT_MAX)
         return JSCAN_INVALID;
     for (;;) {
@@ -232,7 +233,7 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
         if (n >= cap)
             return JSCAN_NOMEM;
         jsmntok_t *t = &toks[n];
-        t->parent = cur >= 0 && toks[cur].type == JSMN_OBJECT ? (int)n - 1 : cur;
+        t->parent = in_object ? (int)n - 1 : cur;
         t->start = (int)i;
         t->size = 0;
         if (t->parent >= 0)
@@ -242,13 +243,14 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
             if (depth == JSCAN_MAX_DEPTH)
                 return JSCAN_INVALID;
             depth++;
-            t->type = s[i] == '{' ? JSMN_OBJECT : JSMN_ARRAY;
+            in_object = s[i] == '{';
+            t->type = in_object ? JSMN_OBJECT : JSMN_ARRAY;
             t->end = -1;
             cur = (int)n - 1;
             i = jscan_ws(s, len, i + 1);
-            if (i < len && s[i] == (t->type == JSMN_OBJECT ? '}' : ']'))
+            if (i < len && s[i] == (in_object ? '}' : ']'))
                 goto close;
-            if (t->type == JSMN_ARRAY)
+            if (!in_object)
                 continue;
             goto key;
         }
@@ -263,17 +265,18 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
                 return JSCAN_INVALID;
             if (s[i] == ',') {
                 i = jscan_ws(s, len, i + 1);
-                if (toks[cur].type == JSMN_ARRAY)
+                if (!in_object)
                     break;
                 goto key;
             }
-            if (s[i] != (toks[cur].type == JSMN_OBJECT ? '}' : ']'))
+            if (s[i] != (in_object ? '}' : ']'))
                 return JSCAN_INVALID;
         close:
             toks[cur].end = (int)i + 1;
             i++;
             depth--;
             cur = jscan_enclosing(toks, cur);
+            in_object = cur >= 0 && toks[cur].type == JSMN_OBJECT;
         }
         continue;
     key:

@@ -390,3 +390,17 @@ int jstr_number_fits_double(const char *s, size_t len)
     return got.n == want.n && got.exp10 == want.exp10 && got.negative == want.negative &&
            memcmp(got.digits, want.digits, want.n) == 0;
 }
+
+int jstr_number_fits_double_valid(const char *s, size_t len)
+{
+    /* Without an exponent, 15 characters hold at most 15 significant digits of an integer
+     * below 10^15 or a decimal within 10^-14..10^15: kept by a double (as above). */
+    if (len <= 15) {
+        size_t i = 0;
+        while (i < len && s[i] != 'e' && s[i] != 'E')
+            i++;
+        if (i == len)
+            return 1;
+    }
+    return jstr_number_fits_double(s, len);
+}

@@ -63,4 +63,8 @@ enum jstr_number_kind jstr_number(const char *s, size_t len);
  * 1e400, 1e-400 and 9007199254740993 do not). 0 otherwise. Compared on digits, not doubles. */
 int jstr_number_fits_double(const char *s, size_t len);
 
+/* jstr_number_fits_double for a literal already known to follow the number grammar (a
+ * json_scan number token): the same answer, a short one without reading it twice. */
+int jstr_number_fits_double_valid(const char *s, size_t len);
+
 #endif

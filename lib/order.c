@@ -183,7 +183,7 @@ static enum order_reason order_tokens_check(const char *js, const jsmntok_t *t, 
         size_t len = (size_t)(t[i].end - t[i].start);
         if (t[i].type != JSMN_PRIMITIVE || (*s != '-' && (*s < '0' || *s > '9')))
             continue;
-        if (!jstr_number_fits_double(s, len)) {
+        if (!jstr_number_fits_double_valid(s, len)) {
             if (detail && size)
                 snprintf(detail, size,
                          "the number %.*s%s would be stored as another (Cosmos keeps doubles); "
@@ -251,12 +251,17 @@ static int order_id_valid(const char *id, size_t n)
 {
     if (n == 0 || n > ORDER_MAX_ID_BYTES || id[n - 1] == ' ')
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if (c == '/' || c == '\\' || c == '?' || c == '#' || c < 0x20 || c == 0x7F)
-            return 0;
-    }
-    return 1;
+    static const unsigned char bad[256] = {
+        [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+        [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0A] = 1, [0x0B] = 1, [0x0C] = 1, [0x0D] = 1,
+        [0x0E] = 1, [0x0F] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+        [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1A] = 1, [0x1B] = 1,
+        [0x1C] = 1, [0x1D] = 1, [0x1E] = 1, [0x1F] = 1, ['/'] = 1,  ['\\'] = 1, ['?'] = 1,
+        ['#'] = 1,  [0x7F] = 1};
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= bad[(unsigned char)id[i]];
+    return !any;
 }
 
 /* The document id and its JSON literal for the body, taken from the id value's bytes. */
@@ -497,17 +502,29 @@ static void order_put(char *body, size_t *at, const char *s, size_t n)
 /* Writes v in decimal at out; returns the length. */
 static size_t order_put_int(char *out, long long v)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
     char tmp[24];
-    size_t n = 0, len = 0;
+    size_t n = sizeof(tmp), len = 0;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do
-        tmp[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
+    while (u >= 100) { /* two digits a step */
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (u >= 10) {
+        tmp[--n] = pairs[u * 2 + 1];
+        tmp[--n] = pairs[u * 2];
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
     if (v < 0)
         out[len++] = '-';
-    while (n)
-        out[len++] = tmp[--n];
-    return len;
+    memcpy(out + len, tmp + n, sizeof(tmp) - n);
+    return len + sizeof(tmp) - n;
 }
 
 /* The document's last bytes: our "kafka" object and the closing brace. Its length (as
@@ -550,7 +567,7 @@ static int order_build(const char *js, size_t len, const jsmntok_t *t, const str
     char *body = malloc(body_cap + id->len + 1 + pk->json_len + 1 + pk->epk_len + 1);
     if (!body)
         return -1;
-    size_t at = 0;
+    size_t at = 0, run_from = 0, run_to = 0; /* members kept and not yet copied */
     order_put(body, &at, "{", 1);
     for (int m = 0; m < t[0].size; m++) {
         const jsmntok_t *k = &t[order_toks.keys[m]], *v = k + 1;
@@ -559,9 +576,23 @@ static int order_build(const char *js, size_t len, const jsmntok_t *t, const str
         if (jstr_equals(key, key_len, "id", 2) || jstr_equals(key, key_len, "kafka", 5))
             continue;
         size_t from = (size_t)k->start - 1, to = (size_t)v->end + (v->type == JSMN_STRING);
+        /* Members joined by exactly "," in the message are copied as one run. */
+        if (run_to > run_from && from == run_to + 1 && js[run_to] == ',') {
+            run_to = to;
+            continue;
+        }
+        if (run_to > run_from) {
+            if (at > 1)
+                order_put(body, &at, ",", 1);
+            order_put(body, &at, js + run_from, run_to - run_from);
+        }
+        run_from = from;
+        run_to = to;
+    }
+    if (run_to > run_from) {
         if (at > 1)
             order_put(body, &at, ",", 1);
-        order_put(body, &at, js + from, to - from);
+        order_put(body, &at, js + run_from, run_to - run_from);
     }
     if (at > 1)
         order_put(body, &at, ",", 1);
