@@ -87,10 +87,19 @@ size_t batch_remove_if(struct batch *b, int (*drop)(const struct batch_item *it,
     return removed;
 }
 
+/* A key and its hash, for sorting: equal keys have equal hashes, so sorting by hash first
+ * keeps them together while most comparisons end at the hash. */
+struct batch_sort_key {
+    uint64_t hash;
+    struct batch_key *key;
+};
+
 static int batch_key_cmp(const void *a, const void *b)
 {
-    const struct batch_key *x = *(struct batch_key *const *)a;
-    const struct batch_key *y = *(struct batch_key *const *)b;
+    const struct batch_sort_key *sx = a, *sy = b;
+    if (sx->hash != sy->hash)
+        return sx->hash < sy->hash ? -1 : 1;
+    const struct batch_key *x = sx->key, *y = sy->key;
     int c = strcmp(x->pk, y->pk);
     if (c == 0)
         c = strcmp(x->id, y->id);
@@ -104,17 +113,18 @@ size_t batch_coalesce(struct batch_key *keys, size_t n)
 {
     if (n < 2)
         return 0;
-    struct batch_key **order = malloc(n * sizeof(*order));
+    struct batch_sort_key *order = malloc(n * sizeof(*order));
     if (!order)
         return (size_t)-1;
     for (size_t i = 0; i < n; i++)
-        order[i] = &keys[i];
+        order[i] = (struct batch_sort_key){batch_key_hash(keys[i].pk, keys[i].id), &keys[i]};
     qsort(order, n, sizeof(*order), batch_key_cmp);
     size_t superseded = 0;
     for (size_t i = 1; i < n; i++) {
-        if (strcmp(order[i]->pk, order[i - 1]->pk) == 0 &&
-            strcmp(order[i]->id, order[i - 1]->id) == 0) {
-            order[i]->superseded = 1;
+        if (order[i].hash == order[i - 1].hash &&
+            strcmp(order[i].key->pk, order[i - 1].key->pk) == 0 &&
+            strcmp(order[i].key->id, order[i - 1].key->id) == 0) {
+            order[i].key->superseded = 1;
             superseded++;
         }
     }
@@ -123,7 +133,7 @@ size_t batch_coalesce(struct batch_key *keys, size_t n)
 }
 
 /* FNV-1a over pk, a separator no JSON text contains, and id. */
-static uint64_t batch_key_hash(const char *pk, const char *id)
+uint64_t batch_key_hash(const char *pk, const char *id)
 {
     uint64_t h = 1469598103934665603ull;
     for (const unsigned char *p = (const unsigned char *)pk; *p; p++)
@@ -157,10 +167,15 @@ int batch_index_build(struct batch_index *ix, const struct batch_key *keys, size
 
 long batch_index_find(const struct batch_index *ix, const char *pk, const char *id)
 {
+    return ix->slots ? batch_index_find_hashed(ix, batch_key_hash(pk, id), pk, id) : -1;
+}
+
+long batch_index_find_hashed(const struct batch_index *ix, uint64_t hash, const char *pk,
+                             const char *id)
+{
     if (!ix->slots)
         return -1;
-    for (size_t h = (size_t)batch_key_hash(pk, id) & ix->mask; ix->slots[h];
-         h = (h + 1) & ix->mask) {
+    for (size_t h = (size_t)hash & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
         const struct batch_key *k = &ix->keys[ix->slots[h] - 1];
         if (strcmp(k->id, id) == 0 && strcmp(k->pk, pk) == 0)
             return (long)(ix->slots[h] - 1);

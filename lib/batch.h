@@ -87,6 +87,12 @@ int batch_index_build(struct batch_index *ix, const struct batch_key *keys, size
 /* Index in keys of the entry with this partition key and id, or -1. */
 long batch_index_find(const struct batch_index *ix, const char *pk, const char *id);
 
+/* The hash of (pk, id) the indexes use: computed once, a key is looked up in several
+ * indexes with batch_index_find_hashed (same answer as batch_index_find). */
+uint64_t batch_key_hash(const char *pk, const char *id);
+long batch_index_find_hashed(const struct batch_index *ix, uint64_t hash, const char *pk,
+                             const char *id);
+
 void batch_index_free(struct batch_index *ix);
 
 #endif

@@ -2,20 +2,15 @@
  * cosmos_bulk: batch request bodies and batch answers. The document bodies are copied
  * verbatim (they are already serialised by lib/order); only the partition key needs JSON
  * string escaping, because the batch format carries it as a string holding a JSON array.
+ * Answers are tokenized by lib/json_scan (strict RFC 8259, no allocation).
  */
 #include "cosmos_bulk.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scan.h"
 #include "json_str.h"
-
-/* jsmn (Debian libjsmn-dev): a tokenizer that allocates nothing; strict mode rejects
- * unquoted keys and bare words. */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS /* else every close bracket scans back over all tokens */
-#include <jsmn.h>
 
 int cosmos_buf_append(struct cosmos_buf *b, const char *s, size_t n)
 {
@@ -41,8 +36,6 @@ void cosmos_buf_free(struct cosmos_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
-static const char *const op_names[] = {"Upsert", "Create", "Read", "Replace"};
-
 size_t cosmos_bulk_op_size_of(const struct cosmos_bulk_op *op)
 {
     /* Worst case every pk and etag character is escaped, every id byte becomes \uXXXX; plus
@@ -61,60 +54,81 @@ size_t cosmos_bulk_op_size(const char *pk_json, size_t body_len)
     return cosmos_bulk_op_size_of(&op);
 }
 
-/* Appends s as the inside of a JSON string: only '"' and '\' can occur in a pk_json or an
- * etag (printable ASCII). */
-static int cosmos_bulk_escape(struct cosmos_buf *out, const char *s)
+/* Makes room for n more bytes (and a NUL) in b. Returns 0, or -1 when out of memory. */
+static int cosmos_buf_reserve(struct cosmos_buf *b, size_t n)
 {
-    const char *run = s;
-    for (; *s; s++) {
-        if (*s != '"' && *s != '\\')
-            continue;
-        if (cosmos_buf_append(out, run, (size_t)(s - run)) || cosmos_buf_append(out, "\\", 1))
-            return -1;
-        run = s;
-    }
-    return cosmos_buf_append(out, run, (size_t)(s - run));
-}
-
-static int cosmos_bulk_str(struct cosmos_buf *out, const char *s)
-{
-    return cosmos_buf_append(out, s, strlen(s));
-}
-
-/* Appends the id as a JSON string literal. */
-static int cosmos_bulk_id(struct cosmos_buf *out, const char *id)
-{
-    size_t n = strlen(id);
-    char *lit = malloc(JSTR_ENCODED_MAX(n));
-    if (!lit)
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d)
         return -1;
-    size_t len = jstr_encode_ascii(id, n, lit);
-    int rc = len ? cosmos_buf_append(out, lit, len) : -1;
-    free(lit);
-    return rc;
+    b->data = d;
+    b->cap = cap;
+    return 0;
 }
 
+/* Appends n bytes to b, which has room for them (cosmos_buf_reserve). */
+static void cosmos_buf_put(struct cosmos_buf *b, const char *s, size_t n)
+{
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+#define COSMOS_PUT_LIT(b, lit) cosmos_buf_put(b, lit, sizeof(lit) - 1)
+
+/* Appends s as the inside of a JSON string: only '"' and '\\' can occur in a pk_json or an
+ * etag (printable ASCII). b has room for twice its length. */
+static void cosmos_bulk_escape(struct cosmos_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            b->data[b->len++] = '\\';
+        b->data[b->len++] = *s;
+    }
+}
+
+/* Appends the id as a JSON string literal; b has room for JSTR_ENCODED_MAX of its length. */
+static int cosmos_bulk_id(struct cosmos_buf *b, const char *id)
+{
+    size_t len = jstr_encode_ascii(id, strlen(id), b->data + b->len);
+    b->len += len;
+    return len ? 0 : -1;
+}
+
+/* Appends one operation; room for it is made first (cosmos_bulk_op_size_of bounds it). */
 static int cosmos_bulk_op(struct cosmos_buf *out, const struct cosmos_bulk_op *op)
 {
+    static const char *const type_fields[] = {
+        "{\"operationType\":\"Upsert\"", "{\"operationType\":\"Create\"",
+        "{\"operationType\":\"Read\"", "{\"operationType\":\"Replace\""};
     int has_id = op->type == COSMOS_OP_READ || op->type == COSMOS_OP_REPLACE;
-    if (cosmos_bulk_str(out, "{\"operationType\":\"") || cosmos_bulk_str(out, op_names[op->type]) ||
-        cosmos_bulk_str(out, "\""))
+    if (cosmos_buf_reserve(out, cosmos_bulk_op_size_of(op)) != 0)
         return -1;
-    if (has_id && (cosmos_bulk_str(out, ",\"id\":") || cosmos_bulk_id(out, op->id)))
-        return -1;
-    if (cosmos_bulk_str(out, ",\"partitionKey\":\"") || cosmos_bulk_escape(out, op->pk_json) ||
-        cosmos_bulk_str(out, "\""))
-        return -1;
-    if (op->if_match && (cosmos_bulk_str(out, ",\"ifMatch\":\"") ||
-                         cosmos_bulk_escape(out, op->if_match) || cosmos_bulk_str(out, "\"")))
-        return -1;
+    cosmos_buf_put(out, type_fields[op->type], strlen(type_fields[op->type]));
+    if (has_id) {
+        COSMOS_PUT_LIT(out, ",\"id\":");
+        if (cosmos_bulk_id(out, op->id) != 0)
+            return -1;
+    }
+    COSMOS_PUT_LIT(out, ",\"partitionKey\":\"");
+    cosmos_bulk_escape(out, op->pk_json);
+    COSMOS_PUT_LIT(out, "\"");
+    if (op->if_match) {
+        COSMOS_PUT_LIT(out, ",\"ifMatch\":\"");
+        cosmos_bulk_escape(out, op->if_match);
+        COSMOS_PUT_LIT(out, "\"");
+    }
     /* As the Java SDK sends it with content-on-write off: no document echoed back. */
-    if (op->type != COSMOS_OP_READ && cosmos_bulk_str(out, ",\"minimalReturnPreference\":true"))
-        return -1;
-    if (op->type != COSMOS_OP_READ && (cosmos_bulk_str(out, ",\"resourceBody\":") ||
-                                       cosmos_buf_append(out, op->body, op->body_len)))
-        return -1;
-    return cosmos_buf_append(out, "}", 1);
+    if (op->type != COSMOS_OP_READ) {
+        COSMOS_PUT_LIT(out, ",\"minimalReturnPreference\":true,\"resourceBody\":");
+        cosmos_buf_put(out, op->body, op->body_len);
+    }
+    COSMOS_PUT_LIT(out, "}");
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 int cosmos_bulk_ops_body(struct cosmos_buf *out, const struct cosmos_bulk_op *ops, size_t n)
@@ -154,16 +168,14 @@ void cosmos_tokens_free(struct cosmos_tokens *t)
 static int cosmos_tokenize(const char *body, size_t len, struct cosmos_tokens *scratch)
 {
     for (;;) {
-        if (!scratch->tok || scratch->cap == 0) { /* jsmn only counts without tokens */
+        if (!scratch->tok || scratch->cap == 0) {
             scratch->tok = malloc(1024 * sizeof(jsmntok_t));
             if (!scratch->tok)
                 return -1;
             scratch->cap = 1024;
         }
-        jsmn_parser parser;
-        jsmn_init(&parser);
-        int r = jsmn_parse(&parser, body, len, scratch->tok, scratch->cap);
-        if (r != JSMN_ERROR_NOMEM)
+        int r = jscan_parse(body, len, scratch->tok, scratch->cap);
+        if (r != JSCAN_NOMEM)
             return r < 0 ? -1 : r;
         if (scratch->cap >= (1u << 24))
             return -1;
@@ -182,6 +194,14 @@ static long cosmos_tok_long(const char *body, const jsmntok_t *t, long max)
     int len = t->end - t->start;
     if (t->type != JSMN_PRIMITIVE || len <= 0 || len >= (int)sizeof(num))
         return -1;
+    if (len <= 9) { /* digits only (the usual answer): read without strtod */
+        long v = 0;
+        int i = 0;
+        while (i < len && body[t->start + i] >= '0' && body[t->start + i] <= '9')
+            v = v * 10 + (body[t->start + i++] - '0');
+        if (i == len)
+            return v > max ? -1 : v;
+    }
     memcpy(num, body + t->start, (size_t)len);
     num[len] = '\0';
     char *end;
@@ -189,12 +209,14 @@ static long cosmos_tok_long(const char *body, const jsmntok_t *t, long max)
     return *end || v < 0 || v > (double)max ? -1 : (long)v;
 }
 
-static int cosmos_tok_is(const char *body, const jsmntok_t *t, const char *key)
+static int cosmos_tok_is(const char *body, const jsmntok_t *t, const char *key, size_t n)
 {
-    size_t n = strlen(key);
     return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
            memcmp(body + t->start, key, n) == 0;
 }
+
+/* cosmos_tok_is with a literal key (its length known at compile time). */
+#define COSMOS_TOK_IS(body, t, lit) cosmos_tok_is(body, t, lit, sizeof(lit) - 1)
 
 int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out, size_t n,
                       struct cosmos_tokens *scratch)
@@ -215,13 +237,13 @@ int cosmos_bulk_parse(const char *body, size_t len, struct cosmos_op_result *out
             if (i + 1 >= ntok)
                 return -1;
             const jsmntok_t *key = &t[i], *val = &t[i + 1];
-            if (cosmos_tok_is(body, key, "statusCode"))
+            if (COSMOS_TOK_IS(body, key, "statusCode"))
                 status = cosmos_tok_long(body, val, 599);
-            else if (cosmos_tok_is(body, key, "subStatusCode"))
+            else if (COSMOS_TOK_IS(body, key, "subStatusCode"))
                 substatus = cosmos_tok_long(body, val, 1000000);
-            else if (cosmos_tok_is(body, key, "retryAfterMilliseconds"))
+            else if (COSMOS_TOK_IS(body, key, "retryAfterMilliseconds"))
                 retry_after = cosmos_tok_long(body, val, 3600000);
-            else if (cosmos_tok_is(body, key, "resourceBody") && val->type == JSMN_OBJECT) {
+            else if (COSMOS_TOK_IS(body, key, "resourceBody") && val->type == JSMN_OBJECT) {
                 doc_off = (size_t)val->start;
                 doc_len = (size_t)(val->end - val->start);
             }

@@ -221,6 +221,16 @@ static size_t put_binary(uint8_t *out, enum epk_type type, double number, const 
 static size_t v1_truncate(const uint8_t *s, size_t len, uint8_t *out)
 {
     size_t i = 0, units = 0;
+    if (len <= V1_MAX_CHARS) { /* ASCII only: one unit a byte, all kept */
+        uint8_t high = 0;
+        for (size_t k = 0; k < len; k++)
+            high |= s[k];
+        if (high < 0x80) {
+            if (len)
+                memcpy(out, s, len);
+            return len;
+        }
+    }
     while (i < len) {
         uint8_t c = s[i];
         size_t seq = c >= 0xC0 && c < 0xE0   ? 2
@@ -248,13 +258,19 @@ static size_t v1_truncate(const uint8_t *s, size_t len, uint8_t *out)
 
 static int to_hex(const uint8_t *b, size_t n, char *out, size_t out_size)
 {
-    static const char digits[] = "0123456789ABCDEF";
+    /* A byte's two digits at 2 * byte: "000102...FF". */
+    static const char pairs[] = "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
+                                "202122232425262728292A2B2C2D2E2F303132333435363738393A3B3C3D3E3F"
+                                "404142434445464748494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F"
+                                "606162636465666768696A6B6C6D6E6F707172737475767778797A7B7C7D7E7F"
+                                "808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9F"
+                                "A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF"
+                                "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+                                "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
     if (out_size < 2 * n + 1)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + 2 * i, pairs + 2 * b[i], 2);
     out[2 * n] = '\0';
     return 0;
 }
@@ -265,9 +281,9 @@ static int epk_v1(const struct epk_component *parts, size_t n, char *out_hex, si
 {
     uint8_t cut[EPK_MAX_COMPONENTS][V1_TRUNC_MAX];
     size_t cut_len[EPK_MAX_COMPONENTS] = {0};
-    uint8_t input[EPK_MAX_COMPONENTS * (V1_TRUNC_MAX + 2)] = {
-        0}; /* = {0}: gcc -Wmaybe-uninitialized */
+    uint8_t input[EPK_MAX_COMPONENTS * (V1_TRUNC_MAX + 2)];
     size_t in_len = 0;
+    input[0] = 0; /* not the whole array (~900 bytes every order): gcc -Wmaybe-uninitialized */
     for (size_t i = 0; i < n; i++) {
         if (parts[i].type == EPK_STRING)
             cut_len[i] = v1_truncate((const uint8_t *)parts[i].str, parts[i].len, cut[i]);

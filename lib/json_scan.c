@@ -9,9 +9,14 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
-static size_t jscan_ws(const unsigned char *s, size_t len, size_t i)
+static inline size_t jscan_ws(const unsigned char *s, size_t len, size_t i)
 {
+    if (i < len && s[i] > ' ')
+        return i; /* the usual case: no white space at all */
     while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
         i++;
     return i;
@@ -34,6 +39,7 @@ static int jscan_hex4(const unsigned char *p, unsigned *out)
     return 0;
 }
 
+#ifndef __SSE2__
 /* 1 when one of the 8 bytes of w is '"', '\\' or a control character (< 0x20). */
 static int jscan_special8(uint64_t w)
 {
@@ -41,6 +47,7 @@ static int jscan_special8(uint64_t w)
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
     return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high ? 1 : 0;
 }
+#endif
 
 /* Checks the escape at s[i] (a backslash); returns the index after it, or 0 when invalid. */
 static size_t jscan_escape(const unsigned char *s, size_t len, size_t i)
@@ -74,18 +81,43 @@ static size_t jscan_escape(const unsigned char *s, size_t len, size_t i)
     return i + 6;
 }
 
+/* The index of the first '"', '\\' or control character (< 0x20) in s[i..len), or len. */
+static size_t jscan_special(const unsigned char *s, size_t len, size_t i)
+{
+#ifdef __SSE2__
+    /* 16 bytes a step (SSE2 is part of x86-64); the mask says where the first one is. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  c1f = _mm_set1_epi8(0x1F);
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                         _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+    }
+#else
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (jscan_special8(w))
+            break;
+        i += 8;
+    }
+#endif
+    while (i < len && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20)
+        i++;
+    return i;
+}
+
 /* The index of the closing quote of the string opened at s[i], or 0 when it is invalid. */
-static size_t jscan_string(const unsigned char *s, size_t len, size_t i)
+static inline __attribute__((always_inline)) size_t jscan_string(const unsigned char *s, size_t len,
+                                                                 size_t i)
 {
     i++;
     for (;;) {
-        while (i + 8 <= len) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (jscan_special8(w))
-                break;
-            i += 8;
-        }
+        i = jscan_special(s, len, i);
         if (i >= len)
             return 0;
         unsigned c = s[i];
@@ -93,9 +125,7 @@ static size_t jscan_string(const unsigned char *s, size_t len, size_t i)
             return i;
         if (c < 0x20)
             return 0;
-        if (c != '\\')
-            i++;
-        else if ((i = jscan_escape(s, len, i)) == 0)
+        if ((i = jscan_escape(s, len, i)) == 0)
             return 0;
     }
 }
@@ -133,18 +163,11 @@ static size_t jscan_number(const unsigned char *s, size_t len, size_t i)
     return i;
 }
 
-/* The index after a scalar value (string, number, literal) at s[i] and its type and span;
- * 0 when there is none. */
-static size_t jscan_scalar(const unsigned char *s, size_t len, size_t i, jsmntok_t *t)
+/* jscan_scalar for a number or a literal. */
+static __attribute__((noinline)) size_t jscan_primitive(const unsigned char *s, size_t len,
+                                                        size_t i, jsmntok_t *t)
 {
     size_t end;
-    if (s[i] == '"') {
-        end = jscan_string(s, len, i);
-        t->type = JSMN_STRING;
-        t->start = (int)i + 1;
-        t->end = (int)end;
-        return end ? end + 1 : 0;
-    }
     t->type = JSMN_PRIMITIVE;
     if (s[i] == 't' || s[i] == 'n')
         end = len - i >= 4 && memcmp(s + i, s[i] == 't' ? "true" : "null", 4) == 0 ? i + 4 : 0;
@@ -154,6 +177,20 @@ static size_t jscan_scalar(const unsigned char *s, size_t len, size_t i, jsmntok
         end = jscan_number(s, len, i);
     t->end = (int)end;
     return end;
+}
+
+/* The index after a scalar value (string, number, literal) at s[i] and its type and span;
+ * 0 when there is none. Inlined: it runs for every value and key. */
+static inline __attribute__((always_inline)) size_t jscan_scalar(const unsigned char *s, size_t len,
+                                                                 size_t i, jsmntok_t *t)
+{
+    if (s[i] != '"')
+        return jscan_primitive(s, len, i, t);
+    size_t end = jscan_string(s, len, i);
+    t->type = JSMN_STRING;
+    t->start = (int)i + 1;
+    t->end = (int)end;
+    return end ? end + 1 : 0;
 }
 
 /* The container enclosing token c (an object's member value has its key as parent). */
@@ -185,6 +222,7 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
     size_t i = 0;
     unsigned n = 0;
     int cur = -1, depth = 0; /* the innermost open container, and how many are open */
+    int in_object = 0;       /* cur is an object (kept here: read for every token) */
     if (len >= INT_MAX)
         return JSCAN_INVALID;
     for (;;) {
@@ -195,7 +233,7 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
         if (n >= cap)
             return JSCAN_NOMEM;
         jsmntok_t *t = &toks[n];
-        t->parent = cur >= 0 && toks[cur].type == JSMN_OBJECT ? (int)n - 1 : cur;
+        t->parent = in_object ? (int)n - 1 : cur;
         t->start = (int)i;
         t->size = 0;
         if (t->parent >= 0)
@@ -205,13 +243,14 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
             if (depth == JSCAN_MAX_DEPTH)
                 return JSCAN_INVALID;
             depth++;
-            t->type = s[i] == '{' ? JSMN_OBJECT : JSMN_ARRAY;
+            in_object = s[i] == '{';
+            t->type = in_object ? JSMN_OBJECT : JSMN_ARRAY;
             t->end = -1;
             cur = (int)n - 1;
             i = jscan_ws(s, len, i + 1);
-            if (i < len && s[i] == (t->type == JSMN_OBJECT ? '}' : ']'))
+            if (i < len && s[i] == (in_object ? '}' : ']'))
                 goto close;
-            if (t->type == JSMN_ARRAY)
+            if (!in_object)
                 continue;
             goto key;
         }
@@ -226,17 +265,18 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
                 return JSCAN_INVALID;
             if (s[i] == ',') {
                 i = jscan_ws(s, len, i + 1);
-                if (toks[cur].type == JSMN_ARRAY)
+                if (!in_object)
                     break;
                 goto key;
             }
-            if (s[i] != (toks[cur].type == JSMN_OBJECT ? '}' : ']'))
+            if (s[i] != (in_object ? '}' : ']'))
                 return JSCAN_INVALID;
         close:
             toks[cur].end = (int)i + 1;
             i++;
             depth--;
             cur = jscan_enclosing(toks, cur);
+            in_object = cur >= 0 && toks[cur].type == JSMN_OBJECT;
         }
         continue;
     key:

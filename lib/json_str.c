@@ -124,10 +124,9 @@ int jstr_valid(const char *in, size_t len)
     return 1;
 }
 
-int jstr_equals(const char *in, size_t len, const char *lit, size_t lit_len)
+/* jstr_equals for a literal holding an escape, longer than lit. */
+static int jstr_equals_escaped(const char *in, size_t len, const char *lit, size_t lit_len)
 {
-    if (!memchr(in, '\\', len))
-        return len == lit_len && memcmp(in, lit, len) == 0;
     size_t i = 0, n = 0;
     char tmp[4];
     while (i < len) {
@@ -143,6 +142,14 @@ int jstr_equals(const char *in, size_t len, const char *lit, size_t lit_len)
         n += w;
     }
     return n == lit_len;
+}
+
+int jstr_equals_rest(const char *in, size_t len, const char *lit, size_t lit_len)
+{
+    /* A literal as long as lit equals it only without any escape (see jstr_equals). */
+    if (len == lit_len)
+        return memcmp(in, lit, len) == 0 && !memchr(in, '\\', len);
+    return memchr(in, '\\', len) ? jstr_equals_escaped(in, len, lit, lit_len) : 0;
 }
 
 /* Reads one UTF-8 character at s[*i]; returns its code point or -1 when invalid. */
@@ -246,9 +253,11 @@ static size_t jstr_digits(const char *s, size_t len, size_t i)
     return i;
 }
 
-enum jstr_number_kind jstr_number(const char *s, size_t len)
+/* jstr_number; *exponent says whether the number has one. */
+static enum jstr_number_kind jstr_number_exp(const char *s, size_t len, int *exponent)
 {
     size_t i = 0;
+    *exponent = 0;
     if (i < len && s[i] == '-')
         i++;
     if (i >= len || s[i] < '0' || s[i] > '9')
@@ -271,8 +280,15 @@ enum jstr_number_kind jstr_number(const char *s, size_t len)
             return JSTR_NOT_NUMBER;
         i = j;
         kind = JSTR_DECIMAL;
+        *exponent = 1;
     }
     return i == len ? kind : JSTR_NOT_NUMBER;
+}
+
+enum jstr_number_kind jstr_number(const char *s, size_t len)
+{
+    int exponent;
+    return jstr_number_exp(s, len, &exponent);
 }
 
 /* A number's decimal value as significant digits (no leading or trailing zeros) and the
@@ -332,9 +348,15 @@ static int jstr_decimal_parse(const char *s, size_t len, struct jstr_decimal *d)
 
 int jstr_number_fits_double(const char *s, size_t len)
 {
-    enum jstr_number_kind kind = jstr_number(s, len);
+    int exponent;
+    enum jstr_number_kind kind = jstr_number_exp(s, len, &exponent);
     if (kind == JSTR_NOT_NUMBER)
         return 0;
+    /* No exponent and at most 16 characters (a point among them): at most 15 significant
+     * digits, the first within 10^-15..10^15, which the rule below keeps, known without
+     * reading the digits (every price, every total). */
+    if (kind == JSTR_DECIMAL && !exponent && len <= 16)
+        return 1;
     if (kind == JSTR_INTEGER) {
         static const char max[] = "9007199254740992"; /* 2^53 */
         const char *digits = s + (*s == '-');
@@ -367,4 +389,18 @@ int jstr_number_fits_double(const char *s, size_t len)
         return 0;
     return got.n == want.n && got.exp10 == want.exp10 && got.negative == want.negative &&
            memcmp(got.digits, want.digits, want.n) == 0;
+}
+
+int jstr_number_fits_double_valid(const char *s, size_t len)
+{
+    /* Without an exponent, 15 characters hold at most 15 significant digits of an integer
+     * below 10^15 or a decimal within 10^-14..10^15: kept by a double (as above). */
+    if (len <= 15) {
+        size_t i = 0;
+        while (i < len && s[i] != 'e' && s[i] != 'E')
+            i++;
+        if (i == len)
+            return 1;
+    }
+    return jstr_number_fits_double(s, len);
 }

@@ -22,9 +22,20 @@ int jstr_decode(const char *in, size_t len, char *out, size_t *out_len);
  * without writing anything), else 0. */
 int jstr_valid(const char *in, size_t len);
 
+/* jstr_equals once its first checks passed (not for other callers). */
+int jstr_equals_rest(const char *in, size_t len, const char *lit, size_t lit_len);
+
 /* 1 when the literal in[0..len) decodes to exactly lit[0..lit_len), else 0 (also when the
- * literal is invalid). No allocation; a literal without a backslash is compared as is. */
-int jstr_equals(const char *in, size_t len, const char *lit, size_t lit_len);
+ * literal is invalid). No allocation; a literal without a backslash is compared as is.
+ * Inline: an object's member names are compared with it, most of them rejected here. An
+ * escape is always longer than what it stands for, so a literal shorter than lit never equals
+ * it, and one that does not start with a backslash starts with its first decoded byte. */
+static inline int jstr_equals(const char *in, size_t len, const char *lit, size_t lit_len)
+{
+    if (len < lit_len || (len > 0 && in[0] != '\\' && (lit_len == 0 || in[0] != lit[0])))
+        return 0;
+    return jstr_equals_rest(in, len, lit, lit_len);
+}
 
 /* Longest literal jstr_encode_ascii writes for n input bytes (quotes included). */
 #define JSTR_ENCODED_MAX(n) (6 * (n) + 2)
@@ -51,5 +62,9 @@ enum jstr_number_kind jstr_number(const char *s, size_t len);
  * shortest double form has the same decimal value (0.1, 5.5, 1e3 do; 0.1000000000000000001,
  * 1e400, 1e-400 and 9007199254740993 do not). 0 otherwise. Compared on digits, not doubles. */
 int jstr_number_fits_double(const char *s, size_t len);
+
+/* jstr_number_fits_double for a literal already known to follow the number grammar (a
+ * json_scan number token): the same answer, a short one without reading it twice. */
+int jstr_number_fits_double_valid(const char *s, size_t len);
 
 #endif

@@ -15,18 +15,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
-/* The tokens of the order being converted; grown as needed, kept per thread. */
+/* The tokens of the order being converted and scratch space for its id and key; grown as
+ * needed, kept per thread (scratch up to ORDER_SCRATCH_KEEP bytes). */
+#define ORDER_SCRATCH_KEEP (64 * 1024)
 static _Thread_local struct {
     jsmntok_t *t;
     unsigned cap;
+    int *keys; /* the root object's member names (token indexes), cap entries */
+    char *scratch;
+    size_t scratch_cap;
 } order_toks;
 
 void order_thread_cleanup(void)
 {
     free(order_toks.t);
-    order_toks.t = NULL;
-    order_toks.cap = 0;
+    free(order_toks.keys);
+    free(order_toks.scratch);
+    memset(&order_toks, 0, sizeof(order_toks));
 }
 
 static const char *const order_reason_names[] = {
@@ -54,6 +63,16 @@ int order_utf8_valid(const char *str, size_t len)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
+#ifdef __SSE2__
+        /* ASCII without NUL, 16 bytes a step (SSE2 is part of x86-64). */
+        const __m128i zero = _mm_setzero_si128();
+        while (i + 16 <= len) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            if (_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, zero))))
+                break;
+            i += 16;
+        }
+#endif
         /* ASCII without NUL, eight bytes at a time: no byte >= 0x80, no zero byte. */
         while (i + 8 <= len) {
             uint64_t w;
@@ -108,23 +127,36 @@ static enum order_reason order_fail(enum order_reason r, char *detail, size_t si
 }
 
 /* Validates and tokenizes payload into order_toks: the token count, JSCAN_INVALID when it is
- * not one JSON value, or JSCAN_NOMEM when the tokens cannot be allocated. */
+ * not one JSON value, or JSCAN_NOMEM when the tokens cannot be allocated. When it is an
+ * object, order_toks.keys lists its member names. */
 static int order_tokenize(const char *payload, size_t len)
 {
     for (;;) {
         if (!order_toks.t) {
-            order_toks.cap = 256;
-            order_toks.t = malloc(order_toks.cap * sizeof(jsmntok_t));
-            if (!order_toks.t)
+            order_toks.t = malloc(256 * sizeof(jsmntok_t));
+            order_toks.keys = malloc(256 * sizeof(int));
+            if (!order_toks.t || !order_toks.keys) {
+                order_thread_cleanup();
                 return JSCAN_NOMEM;
+            }
+            order_toks.cap = 256;
         }
         int n = jscan_parse(payload, len, order_toks.t, order_toks.cap);
-        if (n != JSCAN_NOMEM)
+        if (n != JSCAN_NOMEM) {
+            /* A member name of the root has the root as its parent (and never more members
+             * than the tokens). */
+            for (int i = 1, k = 0; n > 0 && i < n; i++)
+                if (order_toks.t[i].parent == 0)
+                    order_toks.keys[k++] = i;
             return n;
+        }
         jsmntok_t *t = realloc(order_toks.t, 2 * order_toks.cap * sizeof(jsmntok_t));
-        if (!t)
+        if (t)
+            order_toks.t = t;
+        int *keys = t ? realloc(order_toks.keys, 2 * order_toks.cap * sizeof(int)) : NULL;
+        if (!keys)
             return JSCAN_NOMEM;
-        order_toks.t = t;
+        order_toks.keys = keys;
         order_toks.cap *= 2;
     }
 }
@@ -151,7 +183,7 @@ static enum order_reason order_tokens_check(const char *js, const jsmntok_t *t, 
         size_t len = (size_t)(t[i].end - t[i].start);
         if (t[i].type != JSMN_PRIMITIVE || (*s != '-' && (*s < '0' || *s > '9')))
             continue;
-        if (!jstr_number_fits_double(s, len)) {
+        if (!jstr_number_fits_double_valid(s, len)) {
             if (detail && size)
                 snprintf(detail, size,
                          "the number %.*s%s would be stored as another (Cosmos keeps doubles); "
@@ -170,6 +202,16 @@ static int order_member(const char *js, const jsmntok_t *t, int n, int obj, cons
 {
     int found = -1, i = obj + 1;
     *count = 0;
+    if (obj == 0) { /* the root: its names are listed */
+        for (int m = 0; m < t[0].size; m++) {
+            int k = order_toks.keys[m];
+            if (jstr_equals(js + t[k].start, (size_t)(t[k].end - t[k].start), name, len)) {
+                found = k + 1;
+                (*count)++;
+            }
+        }
+        return found;
+    }
     for (int m = 0; m < t[obj].size && i + 1 < n; m++) {
         if (jstr_equals(js + t[i].start, (size_t)(t[i].end - t[i].start), name, len)) {
             found = i + 1;
@@ -180,15 +222,17 @@ static int order_member(const char *js, const jsmntok_t *t, int n, int obj, cons
     return found;
 }
 
-/* Follows a "/a/b" path through nested objects: the value's index, or -1 when a step is
- * missing. Sets *dup when a step's key occurs more than once. */
-static int order_lookup_path(const char *js, const jsmntok_t *t, int n, const char *path, int *dup)
+/* Follows a "/a/b" path (path[0..plen), no NUL needed) through nested objects: the value's
+ * index, or -1 when a step is missing. Sets *dup when a step's key occurs more than once. */
+static int order_lookup_path(const char *js, const jsmntok_t *t, int n, const char *path,
+                             size_t plen, int *dup)
 {
     int at = 0;
-    const char *p = path;
-    while (*p == '/') {
+    const char *p = path, *end = path + plen;
+    while (p < end && *p == '/') {
         p++;
-        size_t len = strcspn(p, "/");
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        size_t len = (size_t)((slash ? slash : end) - p);
         int count;
         if (len == 0 || t[at].type != JSMN_OBJECT)
             return -1;
@@ -207,12 +251,17 @@ static int order_id_valid(const char *id, size_t n)
 {
     if (n == 0 || n > ORDER_MAX_ID_BYTES || id[n - 1] == ' ')
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if (c == '/' || c == '\\' || c == '?' || c == '#' || c < 0x20 || c == 0x7F)
-            return 0;
-    }
-    return 1;
+    static const unsigned char bad[256] = {
+        [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+        [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0A] = 1, [0x0B] = 1, [0x0C] = 1, [0x0D] = 1,
+        [0x0E] = 1, [0x0F] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+        [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1A] = 1, [0x1B] = 1,
+        [0x1C] = 1, [0x1D] = 1, [0x1E] = 1, [0x1F] = 1, ['/'] = 1,  ['\\'] = 1, ['?'] = 1,
+        ['#'] = 1,  [0x7F] = 1};
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= bad[(unsigned char)id[i]];
+    return !any;
 }
 
 /* The document id and its JSON literal for the body, taken from the id value's bytes. */
@@ -220,10 +269,26 @@ struct order_id {
     const char *lit; /* the literal to write after "id": */
     size_t lit_len;
     char num_lit[ORDER_MAX_ID_BYTES + 3]; /* "<digits>" for an integer id */
+    const char *value;                    /* the id, in the thread's scratch */
+    size_t len;
 };
 
-static enum order_reason order_take_id(const char *js, const jsmntok_t *v, struct order_doc *doc,
-                                       struct order_id *out, char *detail, size_t size)
+/* Grows the thread's scratch space to at least need bytes: it, or NULL when out of memory. */
+static char *order_scratch(size_t need)
+{
+    if (need > order_toks.scratch_cap) {
+        char *s = realloc(order_toks.scratch, need);
+        if (!s)
+            return NULL;
+        order_toks.scratch = s;
+        order_toks.scratch_cap = need;
+    }
+    return order_toks.scratch;
+}
+
+/* Takes the id from its value's bytes: decoded to out (room for the value's length + 1). */
+static enum order_reason order_take_id(const char *js, const jsmntok_t *v, char *out,
+                                       struct order_id *id, char *detail, size_t size)
 {
     const char *s = js + v->start;
     size_t len = (size_t)(v->end - v->start), n = 0;
@@ -234,165 +299,176 @@ static enum order_reason order_take_id(const char *js, const jsmntok_t *v, struc
     if (v->type == JSMN_PRIMITIVE && jstr_number(s, len) == JSTR_INTEGER) {
         if (len > ORDER_MAX_ID_BYTES)
             return order_fail(ORDER_INVALID_ID, detail, size, "the id is longer than 1,023 bytes");
-        out->num_lit[0] = '"';
-        memcpy(out->num_lit + 1, s, len);
-        out->num_lit[len + 1] = '"';
-        out->lit = out->num_lit;
-        out->lit_len = len + 2;
-        doc->id = strndup(s, len); /* the message's own digits, never through a double */
-        return doc->id ? ORDER_OK : ORDER_NO_MEMORY;
+        id->num_lit[0] = '"';
+        memcpy(id->num_lit + 1, s, len);
+        id->num_lit[len + 1] = '"';
+        id->lit = id->num_lit;
+        id->lit_len = len + 2;
+        memcpy(out, s, len); /* the message's own digits, never through a double */
+        id->value = out;
+        id->len = len;
+        return ORDER_OK;
     }
     if (v->type != JSMN_STRING)
         return order_fail(ORDER_INVALID_ID, detail, size,
                           "the id field is not a string or an integer");
-    doc->id = malloc(len + 1);
-    if (!doc->id)
-        return ORDER_NO_MEMORY;
-    if (jstr_decode(s, len, doc->id, &n) != 0)
+    if (jstr_decode(s, len, out, &n) != 0)
         return order_fail(ORDER_INVALID_ID, detail, size, "the id is not a valid JSON string");
-    doc->id[n] = '\0';
-    if (!order_id_valid(doc->id, n))
+    if (!order_id_valid(out, n))
         return order_fail(ORDER_INVALID_ID, detail, size,
                           "the id is empty, longer than 1,023 bytes, ends with a space, or has "
                           "/ \\ ? # or a control character");
-    out->lit = s - 1; /* the literal as the message wrote it: the same string */
-    out->lit_len = len + 2;
+    id->lit = s - 1; /* the literal as the message wrote it: the same string */
+    id->lit_len = len + 2;
+    id->value = out;
+    id->len = n;
     return ORDER_OK;
 }
 
-/* One component of the partition key: its literal for the header (ASCII only, as the SDKs send
- * it) and its typed value for the EPK. */
-struct order_pk_part {
-    char *lit; /* malloc'd: "c-1", "caf\u00e9", 5.5, true */
-    size_t lit_len;
-    char *raw; /* malloc'd: a string's UTF-8 bytes */
-    struct epk_component value;
+/* The partition key: its header value (a JSON array of the components' ASCII literals) and
+ * its EPK, in the thread's scratch. */
+struct order_pk {
+    char *json;
+    size_t json_len;
+    char epk[EPK_HEX_SIZE];
+    size_t epk_len; /* 0: none asked */
 };
 
-static void order_pk_parts_free(struct order_pk_part *parts, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(parts[i].lit);
-        free(parts[i].raw);
-    }
-}
-
-/* Takes one partition key component from the key value's bytes. */
-static enum order_reason order_take_pk(const char *js, const jsmntok_t *v,
-                                       struct order_pk_part *part, char *detail, size_t size)
+/* Takes one partition key component from the key value's bytes: its literal appended to
+ * pk->json, its typed value (a string decoded to raw, room for the value's length) to
+ * *value. */
+static enum order_reason order_take_pk(const char *js, const jsmntok_t *v, struct order_pk *pk,
+                                       char *raw, struct epk_component *value, char *detail,
+                                       size_t size)
 {
     const char *s = js + v->start;
     size_t len = (size_t)(v->end - v->start);
+    char *lit = pk->json + pk->json_len;
     if (v->type == JSMN_STRING) {
         size_t n = 0;
-        if (!(part->raw = malloc(len + 1)))
-            return ORDER_NO_MEMORY;
-        if (jstr_decode(s, len, part->raw, &n) != 0)
+        if (jstr_decode(s, len, raw, &n) != 0)
             return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                               "the partition key is not a valid JSON string");
         if (n > ORDER_MAX_PK_BYTES)
             return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                               "the partition key is longer than 2,048 bytes");
-        if (!(part->lit = malloc(JSTR_ENCODED_MAX(n) + 1)))
-            return ORDER_NO_MEMORY;
-        part->lit_len = jstr_encode_ascii(part->raw, n, part->lit);
-        if (part->lit_len == 0)
+        size_t lit_len = jstr_encode_ascii(raw, n, lit);
+        if (lit_len == 0)
             return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                               "the partition key is not valid UTF-8");
-        part->value = (struct epk_component){EPK_STRING, 0, part->raw, n};
+        pk->json_len += lit_len;
+        *value = (struct epk_component){EPK_STRING, 0, raw, n};
         return ORDER_OK;
     }
     /* Numbers were checked with the whole message (order_tokens_check): stored exactly. */
     if (v->type != JSMN_PRIMITIVE || (*s != 't' && *s != 'f' && jstr_number(s, len) == 0))
         return order_fail(ORDER_INVALID_PARTITION_KEY, detail, size,
                           "the partition key is not a string, number or boolean");
-    if (!(part->lit = strndup(s, len))) /* the literal as the message wrote it */
-        return ORDER_NO_MEMORY;
-    part->lit_len = len;
-    part->value.type = *s == 't' ? EPK_TRUE : *s == 'f' ? EPK_FALSE : EPK_NUMBER;
-    if (part->value.type == EPK_NUMBER)
-        part->value.number = strtod(part->lit, NULL); /* correctly rounded, as JSON.parse */
-    return ORDER_OK;
-}
-
-/* Writes doc->pk_json (the header value: a JSON array of the components) and, when spec asks,
- * doc->epk from parts[0..n). */
-static enum order_reason order_pk_finish(const struct order_spec *spec,
-                                         const struct order_pk_part *parts, size_t n,
-                                         struct order_doc *doc)
-{
-    size_t len = 2;
-    for (size_t i = 0; i < n; i++)
-        len += parts[i].lit_len + 1;
-    if (!(doc->pk_json = malloc(len + 1)))
-        return ORDER_NO_MEMORY;
-    size_t at = 0;
-    doc->pk_json[at++] = '[';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            doc->pk_json[at++] = ',';
-        memcpy(doc->pk_json + at, parts[i].lit, parts[i].lit_len);
-        at += parts[i].lit_len;
+    memcpy(lit, s, len); /* the literal as the message wrote it */
+    pk->json_len += len;
+    value->type = *s == 't' ? EPK_TRUE : *s == 'f' ? EPK_FALSE : EPK_NUMBER;
+    if (value->type == EPK_NUMBER) {
+        memcpy(raw, s, len);
+        raw[len] = '\0';
+        value->number = strtod(raw, NULL); /* correctly rounded, as JSON.parse */
     }
-    doc->pk_json[at++] = ']';
-    doc->pk_json[at] = '\0';
-    if (!spec->epk_version)
-        return ORDER_OK;
-    struct epk_component values[EPK_MAX_COMPONENTS];
-    for (size_t i = 0; i < n; i++)
-        values[i] = parts[i].value;
-    if (!(doc->epk = malloc(EPK_HEX_SIZE)))
-        return ORDER_NO_MEMORY;
-    if (epk_compute((enum epk_version)spec->epk_version, spec->multihash, values, n, doc->epk,
-                    EPK_HEX_SIZE) != 0)
-        return ORDER_NO_MEMORY; /* the only failure left with valid components */
     return ORDER_OK;
 }
 
-/* Fills doc->pk_json and doc->epk from the value at each of spec's partition key paths
- * ("/a" or, for hierarchical keys, "/a,/b,/c"), or says why it cannot. */
-static enum order_reason order_keys_pk(const struct order_spec *spec, const char *js,
-                                       const jsmntok_t *t, int n, struct order_doc *doc,
-                                       char *detail, size_t size)
+/* Where each of spec's partition key paths ("/a" or, for hierarchical keys, "/a,/b,/c")
+ * leads in the message. */
+struct order_pk_at {
+    size_t n; /* paths */
+    const char *path[EPK_MAX_COMPONENTS];
+    size_t path_len[EPK_MAX_COMPONENTS];
+    int v[EPK_MAX_COMPONENTS];   /* value token, -1 when missing */
+    int dup[EPK_MAX_COMPONENTS]; /* a step's key occurs more than once */
+    size_t paths;                /* paths in spec (for messages) */
+};
+
+static void order_pk_locate(const struct order_spec *spec, const char *js, const jsmntok_t *t,
+                            int n, struct order_pk_at *at)
 {
-    struct order_pk_part parts[EPK_MAX_COMPONENTS];
-    char path[512];
-    size_t np = 0;
-    enum order_reason r = ORDER_OK;
-    memset(parts, 0, sizeof(parts));
     const char *p = spec->partition_key_path;
-    size_t npaths = 1;
+    at->paths = 1;
     for (const char *q = p; *q; q++)
-        npaths += *q == ',';
-    for (; r == ORDER_OK && *p && np < EPK_MAX_COMPONENTS; np++) {
+        at->paths += *q == ',';
+    for (at->n = 0; *p && at->n < EPK_MAX_COMPONENTS; at->n++) {
         size_t len = strcspn(p, ",");
-        snprintf(path, sizeof(path), "%.*s", (int)len, p);
+        size_t k = at->n;
+        at->path[k] = p;
+        at->path_len[k] = len < 511 ? len : 511; /* as the old 512-byte copy cut it */
         p += len + (p[len] == ',');
-        int dup = 0, pkv = order_lookup_path(js, t, n, path, &dup);
-        if (dup || pkv < 0 || (t[pkv].type == JSMN_PRIMITIVE && js[t[pkv].start] == 'n')) {
-            r = dup ? ORDER_INVALID_PARTITION_KEY : ORDER_MISSING_PARTITION_KEY;
-            if (detail && size && npaths > 1)
-                snprintf(detail, size, "the partition key field %s (level %zu of %zu) %s", path,
-                         np + 1, npaths, dup ? "appears more than once" : "is missing");
+        at->dup[k] = 0;
+        at->v[k] = order_lookup_path(js, t, n, at->path[k], at->path_len[k], &at->dup[k]);
+    }
+}
+
+/* The longest header literal of a key value of len bytes (a longer string is refused). */
+static size_t order_pk_lit_max(size_t len)
+{
+    size_t enc = JSTR_ENCODED_MAX(len < ORDER_MAX_PK_BYTES ? len : ORDER_MAX_PK_BYTES);
+    return enc > len ? enc : len;
+}
+
+/* The bytes of the header value pk->json at most, and of the raw values, of at's keys. */
+static size_t order_pk_json_max(const jsmntok_t *t, const struct order_pk_at *at, size_t *raw)
+{
+    size_t json = 2;
+    *raw = 0;
+    for (size_t k = 0; k < at->n; k++) {
+        size_t len = at->v[k] < 0 ? 0 : (size_t)(t[at->v[k]].end - t[at->v[k]].start);
+        json += order_pk_lit_max(len) + 1;
+        *raw += len + 1;
+    }
+    return json;
+}
+
+/* Fills pk from the located key values, or says why it cannot. raw: room for every value. */
+static enum order_reason order_keys_pk(const struct order_spec *spec, const char *js,
+                                       const jsmntok_t *t, const struct order_pk_at *at,
+                                       struct order_pk *pk, char *raw, char *detail, size_t size)
+{
+    struct epk_component values[EPK_MAX_COMPONENTS];
+    pk->json[pk->json_len++] = '[';
+    for (size_t k = 0; k < at->n; k++) {
+        int v = at->v[k];
+        if (at->dup[k] || v < 0 || (t[v].type == JSMN_PRIMITIVE && js[t[v].start] == 'n')) {
+            enum order_reason r =
+                at->dup[k] ? ORDER_INVALID_PARTITION_KEY : ORDER_MISSING_PARTITION_KEY;
+            if (detail && size && at->paths > 1)
+                snprintf(detail, size, "the partition key field %.*s (level %zu of %zu) %s",
+                         (int)at->path_len[k], at->path[k], k + 1, at->paths,
+                         at->dup[k] ? "appears more than once" : "is missing");
             else
                 order_fail(r, detail, size,
-                           dup ? "the partition key field appears more than once"
-                               : "the partition key field is missing");
-            break;
+                           at->dup[k] ? "the partition key field appears more than once"
+                                      : "the partition key field is missing");
+            return r;
         }
-        r = order_take_pk(js, &t[pkv], &parts[np], detail, size);
+        if (k)
+            pk->json[pk->json_len++] = ',';
+        enum order_reason r = order_take_pk(js, &t[v], pk, raw, &values[k], detail, size);
+        if (r != ORDER_OK)
+            return r;
+        raw += t[v].end - t[v].start + 1;
     }
-    if (r == ORDER_OK)
-        r = order_pk_finish(spec, parts, np, doc);
-    order_pk_parts_free(parts, EPK_MAX_COMPONENTS);
-    return r;
+    pk->json[pk->json_len++] = ']';
+    pk->epk_len = 0;
+    if (!spec->epk_version)
+        return ORDER_OK;
+    if (epk_compute((enum epk_version)spec->epk_version, spec->multihash, values, at->n, pk->epk,
+                    sizeof(pk->epk)) != 0)
+        return ORDER_NO_MEMORY; /* the only failure left with valid components */
+    pk->epk_len = strlen(pk->epk);
+    return ORDER_OK;
 }
 
-/* Fills doc->id, doc->pk_json and doc->epk (and the id literal for the body), or says why it
+/* Finds and checks the id and the partition key (in the thread's scratch), or says why it
  * cannot. */
 static enum order_reason order_keys(const struct order_spec *spec, const char *js,
-                                    const jsmntok_t *t, int n, struct order_doc *doc,
-                                    struct order_id *id, char *detail, size_t size)
+                                    const jsmntok_t *t, int n, struct order_id *id,
+                                    struct order_pk *pk, char *detail, size_t size)
 {
     int count;
     int idv = order_member(js, t, n, 0, spec->id_field, strlen(spec->id_field), &count);
@@ -400,10 +476,20 @@ static enum order_reason order_keys(const struct order_spec *spec, const char *j
         return order_fail(ORDER_MISSING_ID, detail, size, "the id field is missing");
     if (count > 1)
         return order_fail(ORDER_INVALID_ID, detail, size, "the id field appears more than once");
-    enum order_reason r = order_take_id(js, &t[idv], doc, id, detail, size);
+    struct order_pk_at at;
+    order_pk_locate(spec, js, t, n, &at);
+    /* scratch: the id (decoding never grows), the header value, the raw key values */
+    size_t id_max = (size_t)(t[idv].end - t[idv].start) + 1, raw_max;
+    size_t json_max = order_pk_json_max(t, &at, &raw_max);
+    char *scratch = order_scratch(id_max + json_max + raw_max);
+    if (!scratch)
+        return ORDER_NO_MEMORY;
+    enum order_reason r = order_take_id(js, &t[idv], scratch, id, detail, size);
     if (r != ORDER_OK)
         return r;
-    return order_keys_pk(spec, js, t, n, doc, detail, size);
+    pk->json = scratch + id_max;
+    pk->json_len = 0;
+    return order_keys_pk(spec, js, t, &at, pk, pk->json + json_max, detail, size);
 }
 
 /* Appends n bytes to the body being built (room was reserved up front). */
@@ -413,49 +499,119 @@ static void order_put(char *body, size_t *at, const char *s, size_t n)
     *at += n;
 }
 
-/*
- * The document: the order's own members, byte for byte, except any "id" and "kafka" member,
- * then "id" and our "kafka" object. Nothing is re-printed, so every value stays as the
- * message had it. Returns 0, or -1 when out of memory.
- */
-static int order_build_body(const char *js, size_t len, const jsmntok_t *t, int n,
-                            const struct order_id *id, const struct order_meta *meta,
-                            struct order_doc *doc)
+/* Writes v in decimal at out; returns the length. */
+static size_t order_put_int(char *out, long long v)
 {
-    char ts[24] = "null", tail[320];
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
+    char tmp[24];
+    size_t n = sizeof(tmp), len = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    while (u >= 100) { /* two digits a step */
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (u >= 10) {
+        tmp[--n] = pairs[u * 2 + 1];
+        tmp[--n] = pairs[u * 2];
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
+    if (v < 0)
+        out[len++] = '-';
+    memcpy(out + len, tmp + n, sizeof(tmp) - n);
+    return len + sizeof(tmp) - n;
+}
+
+/* The document's last bytes: our "kafka" object and the closing brace. Its length (as
+ * snprintf wrote it before), or 0 when it does not fit 320 bytes. */
+static size_t order_tail(const struct order_meta *meta, char tail[448])
+{
+    size_t topic_len = strlen(meta->topic), at = 0;
+    if (topic_len >= 320)
+        return 0;
+    order_put(tail, &at, ",\"kafka\":{\"topic\":\"", 19);
+    order_put(tail, &at, meta->topic, topic_len);
+    order_put(tail, &at, "\",\"partition\":", 14);
+    at += order_put_int(tail + at, meta->partition);
+    order_put(tail, &at, ",\"offset\":", 10);
+    at += order_put_int(tail + at, meta->offset);
+    order_put(tail, &at, ",\"timestamp\":", 13);
     if (meta->timestamp_ms >= 0)
-        snprintf(ts, sizeof(ts), "%lld", (long long)meta->timestamp_ms);
-    int tail_len = snprintf(tail, sizeof(tail),
-                            ",\"kafka\":{\"topic\":\"%s\",\"partition\":%d,\"offset\":%lld,"
-                            "\"timestamp\":%s}}",
-                            meta->topic, (int)meta->partition, (long long)meta->offset, ts);
-    if (tail_len < 0 || (size_t)tail_len >= sizeof(tail))
+        at += order_put_int(tail + at, meta->timestamp_ms);
+    else
+        order_put(tail, &at, "null", 4);
+    order_put(tail, &at, "}}", 2);
+    return at < 320 ? at : 0;
+}
+
+/*
+ * The document, in one allocation with the id, the key and the EPK after it: the order's own
+ * members, byte for byte, except any "id" and "kafka" member, then "id" and our "kafka"
+ * object. Nothing is re-printed, so every value stays as the message had it. Returns 0, or
+ * -1 when out of memory.
+ */
+static int order_build(const char *js, size_t len, const jsmntok_t *t, const struct order_id *id,
+                       const struct order_pk *pk, const struct order_meta *meta,
+                       struct order_doc *doc)
+{
+    char tail[448];
+    size_t tail_len = order_tail(meta, tail);
+    if (tail_len == 0)
         return -1;
-    char *body = malloc(len + id->lit_len + (size_t)tail_len + 8);
+    size_t body_cap = len + id->lit_len + tail_len + 8;
+    char *body = malloc(body_cap + id->len + 1 + pk->json_len + 1 + pk->epk_len + 1);
     if (!body)
         return -1;
-    size_t at = 0;
+    size_t at = 0, run_from = 0, run_to = 0; /* members kept and not yet copied */
     order_put(body, &at, "{", 1);
-    for (int m = 0, i = 1; m < t[0].size && i + 1 < n; m++) {
-        const jsmntok_t *k = &t[i], *v = &t[i + 1];
+    for (int m = 0; m < t[0].size; m++) {
+        const jsmntok_t *k = &t[order_toks.keys[m]], *v = k + 1;
         const char *key = js + k->start;
         size_t key_len = (size_t)(k->end - k->start);
-        i = order_skip(t, n, i + 1);
         if (jstr_equals(key, key_len, "id", 2) || jstr_equals(key, key_len, "kafka", 5))
             continue;
         size_t from = (size_t)k->start - 1, to = (size_t)v->end + (v->type == JSMN_STRING);
+        /* Members joined by exactly "," in the message are copied as one run. */
+        if (run_to > run_from && from == run_to + 1 && js[run_to] == ',') {
+            run_to = to;
+            continue;
+        }
+        if (run_to > run_from) {
+            if (at > 1)
+                order_put(body, &at, ",", 1);
+            order_put(body, &at, js + run_from, run_to - run_from);
+        }
+        run_from = from;
+        run_to = to;
+    }
+    if (run_to > run_from) {
         if (at > 1)
             order_put(body, &at, ",", 1);
-        order_put(body, &at, js + from, to - from);
+        order_put(body, &at, js + run_from, run_to - run_from);
     }
     if (at > 1)
         order_put(body, &at, ",", 1);
     order_put(body, &at, "\"id\":", 5);
     order_put(body, &at, id->lit, id->lit_len);
-    order_put(body, &at, tail, (size_t)tail_len);
+    order_put(body, &at, tail, tail_len);
     body[at] = '\0';
     doc->body = body;
     doc->body_len = at;
+    doc->id = body + body_cap;
+    memcpy(doc->id, id->value, id->len);
+    doc->id[id->len] = '\0';
+    doc->pk_json = doc->id + id->len + 1;
+    memcpy(doc->pk_json, pk->json, pk->json_len);
+    doc->pk_json[pk->json_len] = '\0';
+    if (pk->epk_len) {
+        doc->epk = doc->pk_json + pk->json_len + 1;
+        memcpy(doc->epk, pk->epk, pk->epk_len + 1);
+    }
     return 0;
 }
 
@@ -484,11 +640,17 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
     if (r != ORDER_OK)
         return r;
     struct order_id id;
-    r = order_keys(spec, payload, order_toks.t, n, doc, &id, detail, size);
-    if (r == ORDER_OK && order_build_body(payload, len, order_toks.t, n, &id, meta, doc) != 0)
+    struct order_pk pk;
+    r = order_keys(spec, payload, order_toks.t, n, &id, &pk, detail, size);
+    if (r == ORDER_OK && order_build(payload, len, order_toks.t, &id, &pk, meta, doc) != 0)
         r = ORDER_NO_MEMORY;
     if (r == ORDER_OK && doc->body_len > ORDER_MAX_DOC_BYTES)
         r = order_fail(ORDER_TOO_LARGE, detail, size, "the document would exceed 2 MB");
+    if (order_toks.scratch_cap > ORDER_SCRATCH_KEEP) { /* a huge key: give it back */
+        free(order_toks.scratch);
+        order_toks.scratch = NULL;
+        order_toks.scratch_cap = 0;
+    }
     if (r != ORDER_OK)
         order_doc_free(doc);
     if (r == ORDER_NO_MEMORY)
@@ -498,9 +660,6 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
 
 void order_doc_free(struct order_doc *doc)
 {
-    free(doc->id);
-    free(doc->pk_json);
-    free(doc->epk);
-    free(doc->body);
+    free(doc->body); /* the one allocation: id, pk_json and epk are inside it */
     memset(doc, 0, sizeof(*doc));
 }

@@ -215,8 +215,9 @@ static const struct cosmos_write *pipeline_predecessor(const struct pipeline *p,
                                                        const char *id)
 {
     const struct cosmos_write *found = NULL;
+    uint64_t hash = p->head ? batch_key_hash(pk, id) : 0;
     for (const struct pipeline_batch *b = p->head; b; b = b->next) {
-        long k = batch_index_find(&b->index, pk, id);
+        long k = batch_index_find_hashed(&b->index, hash, pk, id);
         if (k >= 0)
             found = &b->w[b->key_write[k]]; /* later batches overwrite: newest wins */
     }
@@ -280,11 +281,21 @@ static int pipeline_submit(struct pipeline *p)
         return pipeline_fail(p, "out of memory opening a batch");
     }
     size_t n = pb->items.count;
-    pb->e = calloc(n, sizeof(*pb->e));
+    /* Not zeroed whole (a write has a 256-byte message, an entry a 160-byte detail):
+     * pipeline_plan writes every write it uses, and an entry needs only its document and
+     * dead-letter reason empty until pipeline_parse fills it. */
+    pb->e = malloc((n ? n : 1) * sizeof(*pb->e));
     pb->keys = calloc(n, sizeof(*pb->keys));
     pb->key_write = calloc(n, sizeof(*pb->key_write));
-    pb->w = calloc(n, sizeof(*pb->w));
+    pb->w = malloc((n ? n : 1) * sizeof(*pb->w));
     pb->write_entry = calloc(n, sizeof(*pb->write_entry));
+    for (size_t i = 0; pb->e && i < n; i++) {
+        memset(&pb->e[i].doc, 0, sizeof(pb->e[i].doc));
+        pb->e[i].msg = NULL;
+        pb->e[i].reason = ORDER_OK;
+        pb->e[i].dlq_reason = NULL;
+        pb->e[i].detail[0] = '\0';
+    }
     /* Linked in first: from now on pipeline_free releases it whatever happens. */
     if (p->tail)
         p->tail->next = pb;
