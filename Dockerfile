@@ -42,16 +42,29 @@ RUN touch .cache/librdkafka-*/.stamp \
  && strip bin/worker
 
 FROM ${DEBIAN_IMAGE} AS runtime
-# Runtime libraries only: libcurl4, libcjson1, libconfig9, libssl3, libmicrohttpd12, the
-# compression libraries librdkafka uses (zlib1g, libzstd1, liblz4-1), and the CA store used to
-# verify Cosmos DB, Event Hubs and MSK certificates. librdkafka itself is inside bin/worker.
-RUN apt-get update \
+# Runtime libraries only: libcurl4, libcjson1, libconfig9, libssl3, libmicrohttpd12, and the
+# compression libraries librdkafka uses (zlib1g, libzstd1, liblz4-1). librdkafka itself is
+# inside bin/worker.
+# The CA store that verifies Cosmos DB, Event Hubs and MSK certificates when no CA file is set:
+# Debian's bundle, copied from the build stage (its ca-certificates package would bring the
+# openssl tool with it, 2.7 MB the worker never runs), where both clients look by default:
+# libcurl at /etc/ssl/certs/ca-certificates.crt, librdkafka through OpenSSL's default paths
+# (/usr/lib/ssl/cert.pem, /usr/lib/ssl/certs), linked to it as the openssl package does.
+# libbrotli1 ships brotli's encoder beside the decoder libcurl links: the encoder (0.6 MB) is
+# never loaded, so dpkg leaves it out, as the slim base leaves out docs (the image test's ldd
+# check fails if a library the worker loads is missing).
+RUN echo 'path-exclude=/usr/lib/*/libbrotlienc.so*' >/etc/dpkg/dpkg.cfg.d/ordersink-runtime \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcurl4 libcjson1 libconfig9 libssl3 libmicrohttpd12 zlib1g libzstd1 liblz4-1 ca-certificates \
+      libcurl4 libcjson1 libconfig9 libssl3 libmicrohttpd12 zlib1g libzstd1 liblz4-1 \
  && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/apt /var/log/*.log \
+ && mkdir -p /etc/ssl/certs /usr/lib/ssl \
+ && ln -s /etc/ssl/certs /usr/lib/ssl/certs \
+ && ln -s /etc/ssl/certs/ca-certificates.crt /usr/lib/ssl/cert.pem \
  && groupadd --system --gid 10001 ordersink \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin ordersink
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /src/bin/worker /usr/local/bin/worker
 
 # The worker writes nothing to disk: run it with a read-only root filesystem. Config is a mounted

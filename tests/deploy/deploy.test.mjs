@@ -320,8 +320,11 @@ test("Dockerfile: multi-stage bookworm, runtime libs only, numeric non-root user
   const stages = df.split(/^FROM /m).slice(1);
   const runtime = stages[stages.length - 1].replace(/\\\n/g, " ");
   assert.doesNotMatch(runtime, /-dev\b|build-essential|pkg-config/, "no build deps in the runtime stage");
-  for (const p of ["libcurl4", "libcjson1", "libconfig9", "libssl3", "libmicrohttpd12", "zlib1g", "libzstd1", "liblz4-1", "ca-certificates"])
+  for (const p of ["libcurl4", "libcjson1", "libconfig9", "libssl3", "libmicrohttpd12", "zlib1g", "libzstd1", "liblz4-1"])
     assert.match(runtime, new RegExp(`\\b${p}\\b`), p);
+  // The CA bundle, from the build stage, where libcurl and OpenSSL (librdkafka) look by default.
+  assert.match(runtime, /COPY --from=build \/etc\/ssl\/certs\/ca-certificates\.crt \/etc\/ssl\/certs\/ca-certificates\.crt/);
+  assert.match(runtime, /ln -s \/etc\/ssl\/certs\/ca-certificates\.crt \/usr\/lib\/ssl\/cert\.pem/);
   // librdkafka is linked statically from the pinned build, never Debian's 2.0.2 package.
   assert.doesNotMatch(df, /\blibrdkafka(1|-dev)\b/, "no Debian librdkafka package");
   for (const p of ["libcurl4-openssl-dev", "libcjson-dev", "libconfig-dev", "libssl-dev", "libmicrohttpd-dev", "libjsmn-dev",
