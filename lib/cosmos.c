@@ -109,8 +109,14 @@ static int cosmos_easy_setup(struct cosmos_client *c, struct cosmos_slot *s)
     curl_easy_setopt(s->easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->easy, CURLOPT_SHARE, c->share);
-    if (c->ca_file)
+    if (c->ca_file) {
+        /* cosmos.ca_file is trusted instead of the system store: CAINFO replaces the default
+         * bundle, and the CA directory libcurl is built with (Debian: /etc/ssl/certs) is
+         * dropped too, or every CA there would still be trusted. (Without a CA directory curl
+         * also caches the loaded store across connections.) */
         curl_easy_setopt(s->easy, CURLOPT_CAINFO, c->ca_file);
+        curl_easy_setopt(s->easy, CURLOPT_CAPATH, (char *)NULL);
+    }
     return 0;
 }
 

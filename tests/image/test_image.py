@@ -191,3 +191,44 @@ def test_trusts_the_system_ca_store_when_no_ca_file_is_set(rig, podman, image, t
         assert int(podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout) == 0
     finally:
         podman("rm", "--force", "--time", "0", name, check=False)
+
+
+def test_a_cosmos_ca_file_replaces_the_system_ca_store(rig, podman, image, tmp_path):
+    """cosmos.ca_file is trusted *instead of* the system store (docs/configuration.md). Here the
+    system CA directory (/etc/ssl/certs, hashed links as update-ca-certificates makes them)
+    holds the rig's Cosmos CA while cosmos.ca_file names an unrelated CA: the worker must refuse
+    the front's certificate and exit, not fall back to the directory (Debian's libcurl searches
+    /etc/ssl/certs by default even when a CA file is set)."""
+    topic, group, db, coll = setup_pipeline(rig, "imgcafile", 1)
+    mounts = write_files(rig, tmp_path, topic, group, db, coll)
+    d = tmp_path / "mounts"
+    other = tmp_path / "other-ca"
+    other.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=not the rig's CA", "-keyout", str(other / "key.pem"), "-out", str(d / "other-ca.pem")],
+                   check=True, capture_output=True)
+    os.chmod(d / "other-ca.pem", 0o444)
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    h = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", rig.env["COSMOS_CA_FILE"]],
+                       check=True, capture_output=True, text=True).stdout.strip()
+    shutil.copy(rig.env["COSMOS_CA_FILE"], certs / f"{h}.0")
+    os.chmod(certs / f"{h}.0", 0o444)
+    os.chmod(certs, 0o755)
+    mounts = [m.replace(f"{d / 'cosmos-ca.pem'}:", f"{d / 'other-ca.pem'}:") for m in mounts]
+    mounts += ["--volume", f"{certs}:/etc/ssl/certs:ro"]
+    name = f"ordersink-image-cafile-{uuid.uuid4().hex[:8]}"
+    try:
+        podman(*RUN, "--detach", "--name", name, "--env", "ORDERSINK_RETRY_MAX_ATTEMPTS=2", *mounts, image)
+        deadline = time.monotonic() + 60
+        while json.loads(podman("inspect", "--format", "{{json .State}}", name).stdout)["Running"]:
+            assert time.monotonic() < deadline, "the worker trusted the system CA directory: still running"
+            time.sleep(0.5)
+        code = int(podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout)
+        out = podman("logs", name)
+        logs = out.stdout + out.stderr
+        assert code != 0, logs[-2000:]
+        assert "certificate" in logs.lower(), logs[-2000:]
+        assert rig.count_docs(db, coll) == 0
+    finally:
+        podman("rm", "--force", "--time", "0", name, check=False)
