@@ -33,10 +33,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="${1:-$ROOT/.cache/librdkafka-$LIBRDKAFKA_VERSION}"
 STAMP="$LIBRDKAFKA_VERSION $NPM_INTEGRITY $CONFIGURE_OPTS"
 
-if [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$STAMP" ] &&
-  [ -f "$PREFIX/lib/librdkafka.a" ]; then
-  exit 0
-fi
+built() {
+  [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$STAMP" ] && [ -f "$PREFIX/lib/librdkafka.a" ]
+}
+built && exit 0
+# One build at a time per PREFIX: checkouts sharing .cache (git worktrees) otherwise removed and
+# installed over each other's tree (seen: a build finished into a PREFIX another had just
+# emptied). The second waits, then finds the first one's build.
+mkdir -p "$(dirname "$PREFIX")"
+exec 9>"$PREFIX.lock"
+flock 9
+built && exit 0
 
 [ -n "${CURL_CA_BUNDLE:-}" ] || unset CURL_CA_BUNDLE # empty (an unset Dockerfile ARG): curl's default
 if command -v npm >/dev/null; then
