@@ -12,24 +12,6 @@
 #include "json_scan.h"
 #include "json_str.h"
 
-int cosmos_buf_append(struct cosmos_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 void cosmos_buf_free(struct cosmos_buf *b)
 {
     free(b->data);
@@ -75,6 +57,15 @@ static void cosmos_buf_put(struct cosmos_buf *b, const char *s, size_t n)
 {
     memcpy(b->data + b->len, s, n);
     b->len += n;
+}
+
+int cosmos_buf_append(struct cosmos_buf *b, const char *s, size_t n)
+{
+    if (cosmos_buf_reserve(b, n) != 0)
+        return -1;
+    cosmos_buf_put(b, s, n);
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 #define COSMOS_PUT_LIT(b, lit) cosmos_buf_put(b, lit, sizeof(lit) - 1)

@@ -103,6 +103,19 @@ log = {{ stats_interval_ms = 1000; }};
     return args
 
 
+class ContainerProc:
+    """A container as wait_committed's proc: poll() is None while it runs, else its exit code."""
+
+    def __init__(self, podman, name):
+        self.podman, self.log_path, self.returncode = podman, f"podman logs {name}", None
+        self.name = name
+
+    def poll(self):
+        state = json.loads(self.podman("inspect", "--format", "{{json .State}}", self.name).stdout)
+        self.returncode = None if state["Running"] else state["ExitCode"]
+        return self.returncode
+
+
 def host_pid(podman, name):
     return int(podman("inspect", "--format", "{{.State.Pid}}", name).stdout)
 
@@ -133,14 +146,7 @@ def test_drains_rig_orders_into_cosmos_non_root_read_only_and_exits_0_on_sigterm
         probe = podman("exec", "--user", "0", name, "touch", "/probe", check=False)  # root: only ro stops it
         assert probe.returncode != 0 and "Read-only file system" in probe.stderr, probe
 
-        class Proc:  # wait_committed's proc: fails fast when the container has exited
-            log_path = f"podman logs {name}"
-
-            def poll(self):
-                state = json.loads(podman("inspect", "--format", "{{json .State}}", name).stdout)
-                self.returncode = None if state["Running"] else state["ExitCode"]
-                return self.returncode
-        wait_committed(rig, group, topic, timeout=120, proc=Proc())
+        wait_committed(rig, group, topic, timeout=120, proc=ContainerProc(podman, name))
         assert rig.count_docs(db, coll) == ORDERS
         docs = rig.query(db, coll, "SELECT c.id, c.kafka FROM c")
         assert len({d["id"] for d in docs}) == ORDERS
@@ -177,15 +183,7 @@ def test_trusts_the_system_ca_store_when_no_ca_file_is_set(rig, podman, image, t
     mounts = write_files(rig, tmp_path, topic, group, db, coll, system_store=True)
     try:
         podman(*RUN, "--detach", "--name", name, *mounts, image)
-
-        class Proc:
-            log_path = f"podman logs {name}"
-
-            def poll(self):
-                state = json.loads(podman("inspect", "--format", "{{json .State}}", name).stdout)
-                self.returncode = None if state["Running"] else state["ExitCode"]
-                return self.returncode
-        wait_committed(rig, group, topic, timeout=90, proc=Proc())
+        wait_committed(rig, group, topic, timeout=90, proc=ContainerProc(podman, name))
         assert rig.count_docs(db, coll) == 200
         podman("stop", "--time", "30", name, timeout=60)
         assert int(podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout) == 0
