@@ -13,9 +13,15 @@
 # Storage (images, layer cache): .cache/image/storage, one run at a time (flock). Per-run state
 # in .cache/image/run, removed at exit; containers and build containers are removed at exit
 # whatever happened.
-# Usage: tests/image/run.sh [pytest args]. Needs root, buildah, podman, runc, debootstrap
-# (make deps), bin/producer (make all) and the venv (make deps).
+# Usage: tests/image/run.sh [--build-only | pytest args]. Needs root, buildah, podman, runc,
+# debootstrap (make deps), bin/producer (make all) and the venv (make deps). --build-only stops
+# after step 2 (make image-build: make test builds the image while the unit tests run).
 set -euo pipefail
+build_only=
+if [ "${1:-}" = "--build-only" ]; then
+  build_only=1
+  shift
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 for t in buildah podman runc debootstrap; do
@@ -88,6 +94,11 @@ fi
 bud_pid=
 grep -E '^librdkafka: ' "$RUNROOT/build.log" || echo "librdkafka: layer cached"
 t2=$(date +%s)
+
+if [ -n "$build_only" ]; then
+  echo "image-test: built (base $((t1 - t0)) s, build $((t2 - t1)) s)"
+  exit 0
+fi
 
 size() { "${PODMAN[@]}" image inspect --format '{{.Size}}' "$1"; }
 base_size=$(size "$base")

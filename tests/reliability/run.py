@@ -1123,15 +1123,17 @@ def s_split(ctx, notes, failures):
 @scenario
 def s_zombie(ctx, notes, failures):
     t0 = time.monotonic()
-    rounds = ctx.args.rounds or (4 if ctx.args.quick else 10)
+    rounds = ctx.args.rounds or (1 if ctx.args.quick else 10)
     modes = [(b, p) for b in ((True, False) if ctx.args.bulk == "default" else (ctx.args.bulk == "1",))
              for p in (1, 2) for _ in (0, 1)]  # each mode with and without held writes
-    rows = [zombie_round(ctx, k, *modes[k % len(modes)], notes, failures) for k in range(rounds)]
+    # --quick (make test) runs one round, the harder one: A's last writes held until after B took over.
+    ks = [1] if ctx.args.quick and not ctx.args.rounds else range(rounds)
+    rows = [zombie_round(ctx, k, *modes[k % len(modes)], notes, failures) for k in ks]
     total = {c: sum(r.get(c, 0) for r in rows) for c in
              ("produced", "valid", "orders", "docs", "distinct", "missing", "dups", "writes", "backward", "samples")}
     total["redeliv"] = total["writes"] - total["valid"]
     total["dlq"] = "0/0+0"
-    notes.append(f"{rounds} rounds (bulk and single, 1 and 2 partitions, odd rounds with A's last writes held 20 s), "
+    notes.append(f"{len(ks)} rounds (bulk and single, 1 and 2 partitions, odd rounds with A's last writes held 20 s), "
                  f"A frozen >= 24 s with 8 batches in flight, writes answered in 100-1000 ms; {total['missing']} stale or missing documents, "
                  f"{total['backward']} backward commits in {total['samples']} commit samples; "
                  f"write mode {ctx.args.write_mode}")
@@ -1170,11 +1172,15 @@ def main():
     ap.add_argument("--write-mode", choices=("default", "versioned", "upsert"), default="default",
                     help="ORDERSINK_COSMOS_WRITE_MODE for the workers (upsert: the unsafe mode, zombie fails)")
     ap.add_argument("--rounds", type=int, default=0,
-                    help="zombie: freeze/resume rounds (default 4 with --quick, else 10)")
+                    help="zombie: freeze/resume rounds (default 1 with --quick: held writes; else 10)")
     ap.add_argument("--seed", type=int, default=None, help="seed of the fault timing (default random, printed)")
     args = ap.parse_args()
 
     names = list(SCENARIOS)
+    if args.quick:
+        # make test's size (under 25 minutes in all): the cooperative-sticky rescale, which redelivered
+        # no more than range in every full run (docs/reliability.md), is left to the full suite.
+        names.remove("rescale-coop")
     if args.only:
         names = []
         for n in args.only.split(","):
