@@ -93,6 +93,22 @@ double cosmos_request_charge(CURL *easy)
     return strtod(h->value, NULL);
 }
 
+/* curl's read callback of a batch request: the next bytes of the slot's body. */
+static size_t cosmos_on_read(char *buf, size_t size, size_t nitems, void *userp)
+{
+    return cosmos_gather_read(&((struct cosmos_slot *)userp)->request, buf, size * nitems);
+}
+
+/* curl's seek callback: rewinds the body when the request is sent again. */
+static int cosmos_on_seek(void *userp, curl_off_t offset, int origin)
+{
+    struct cosmos_slot *s = userp;
+    if (origin != SEEK_SET || offset < 0)
+        return CURL_SEEKFUNC_CANTSEEK;
+    return cosmos_gather_seek(&s->request, (size_t)offset) == 0 ? CURL_SEEKFUNC_OK
+                                                                : CURL_SEEKFUNC_FAIL;
+}
+
 static int cosmos_easy_setup(struct cosmos_client *c, struct cosmos_slot *s)
 {
     s->easy = curl_easy_init();
@@ -106,6 +122,10 @@ static int cosmos_easy_setup(struct cosmos_client *c, struct cosmos_slot *s)
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, cosmos_on_header);
     curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_READFUNCTION, cosmos_on_read);
+    curl_easy_setopt(s->easy, CURLOPT_READDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_SEEKFUNCTION, cosmos_on_seek);
+    curl_easy_setopt(s->easy, CURLOPT_SEEKDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->easy, CURLOPT_SHARE, c->share);
@@ -185,7 +205,7 @@ void cosmos_client_free(struct cosmos_client *c)
         curl_easy_cleanup(c->slots[i].easy);
         curl_slist_free_all(c->slots[i].headers);
         free(c->slots[i].idx);
-        cosmos_buf_free(&c->slots[i].request);
+        cosmos_gather_free(&c->slots[i].request);
         cosmos_buf_free(&c->slots[i].response);
     }
     curl_easy_cleanup(c->meta.easy);

@@ -1,7 +1,9 @@
 /*
- * cosmos_bulk: batch request bodies and batch answers. The document bodies are copied
- * verbatim (they are already serialised by lib/order); only the partition key needs JSON
- * string escaping, because the batch format carries it as a string holding a JSON array.
+ * cosmos_bulk: batch request bodies and batch answers. The document bodies are sent
+ * verbatim (they are already serialised by lib/order), by reference: a body is a list of
+ * pieces (cosmos_gather) that curl reads straight into its upload buffer. Only the partition
+ * key needs JSON string escaping, because the batch format carries it as a string holding a
+ * JSON array.
  * Answers are tokenized by lib/json_scan (strict RFC 8259, no allocation).
  */
 #include "cosmos_bulk.h"
@@ -89,12 +91,22 @@ static int cosmos_bulk_id(struct cosmos_buf *b, const char *id)
     return len ? 0 : -1;
 }
 
-/* Appends one operation; room for it is made first (cosmos_bulk_op_size_of bounds it). */
-static int cosmos_bulk_op(struct cosmos_buf *out, const struct cosmos_bulk_op *op)
+/* Closes the frame piece that began at frames offset from (if it holds anything). */
+static void cosmos_gather_frame(struct cosmos_gather *g, size_t from)
+{
+    if (g->frames.len > from)
+        g->pieces[g->npieces++] = (struct cosmos_piece){NULL, from, g->frames.len - from};
+}
+
+/* Appends one operation to g: its members into the frames, its body as a piece of its own;
+ * *from is where the open frame piece begins. Room is made first (cosmos_bulk_op_size_of
+ * bounds it). */
+static int cosmos_bulk_op(struct cosmos_gather *g, const struct cosmos_bulk_op *op, size_t *from)
 {
     static const char *const type_fields[] = {
         "{\"operationType\":\"Upsert\"", "{\"operationType\":\"Create\"",
         "{\"operationType\":\"Read\"", "{\"operationType\":\"Replace\""};
+    struct cosmos_buf *out = &g->frames;
     int has_id = op->type == COSMOS_OP_READ || op->type == COSMOS_OP_REPLACE;
     if (cosmos_buf_reserve(out, cosmos_bulk_op_size_of(op)) != 0)
         return -1;
@@ -115,37 +127,105 @@ static int cosmos_bulk_op(struct cosmos_buf *out, const struct cosmos_bulk_op *o
     /* As the Java SDK sends it with content-on-write off: no document echoed back. */
     if (op->type != COSMOS_OP_READ) {
         COSMOS_PUT_LIT(out, ",\"minimalReturnPreference\":true,\"resourceBody\":");
-        cosmos_buf_put(out, op->body, op->body_len);
+        cosmos_gather_frame(g, *from);
+        if (op->body_len)
+            g->pieces[g->npieces++] = (struct cosmos_piece){op->body, 0, op->body_len};
+        *from = out->len;
     }
     COSMOS_PUT_LIT(out, "}");
     out->data[out->len] = '\0';
     return 0;
 }
 
-int cosmos_bulk_ops_body(struct cosmos_buf *out, const struct cosmos_bulk_op *ops, size_t n)
+int cosmos_bulk_ops_gather(struct cosmos_gather *g, const struct cosmos_bulk_op *ops, size_t n)
 {
-    out->len = 0;
-    if (cosmos_buf_append(out, "[", 1))
+    if (n > COSMOS_BULK_MAX_OPS)
+        return -1;
+    if (!g->pieces && !(g->pieces = malloc((2 * COSMOS_BULK_MAX_OPS + 1) * sizeof(*g->pieces))))
+        return -1;
+    g->frames.len = 0;
+    g->npieces = 0;
+    g->at = g->at_off = g->at_abs = 0;
+    size_t from = 0;
+    if (cosmos_buf_append(&g->frames, "[", 1))
         return -1;
     for (size_t i = 0; i < n; i++)
-        if ((i && cosmos_buf_append(out, ",", 1)) || cosmos_bulk_op(out, &ops[i]))
+        if ((i && cosmos_buf_append(&g->frames, ",", 1)) || cosmos_bulk_op(g, &ops[i], &from))
             return -1;
-    return cosmos_buf_append(out, "]", 1);
+    if (cosmos_buf_append(&g->frames, "]", 1))
+        return -1;
+    cosmos_gather_frame(g, from);
+    g->total = 0;
+    for (size_t k = 0; k < g->npieces; k++)
+        g->total += g->pieces[k].len;
+    return 0;
+}
+
+size_t cosmos_gather_read(struct cosmos_gather *g, char *out, size_t cap)
+{
+    size_t done = 0;
+    while (done < cap && g->at < g->npieces) {
+        const struct cosmos_piece *p = &g->pieces[g->at];
+        const char *src = (p->ext ? p->ext : g->frames.data + p->off) + g->at_off;
+        size_t n = p->len - g->at_off;
+        if (n > cap - done)
+            n = cap - done;
+        memcpy(out + done, src, n);
+        done += n;
+        g->at_off += n;
+        if (g->at_off == p->len) {
+            g->at++;
+            g->at_off = 0;
+        }
+    }
+    g->at_abs += done;
+    return done;
+}
+
+int cosmos_gather_seek(struct cosmos_gather *g, size_t offset)
+{
+    if (offset > g->total)
+        return -1;
+    g->at = 0;
+    g->at_abs = offset;
+    while (g->at < g->npieces && offset >= g->pieces[g->at].len)
+        offset -= g->pieces[g->at++].len;
+    g->at_off = offset;
+    return 0;
+}
+
+void cosmos_gather_free(struct cosmos_gather *g)
+{
+    cosmos_buf_free(&g->frames);
+    free(g->pieces);
+    memset(g, 0, sizeof(*g));
+}
+
+int cosmos_bulk_ops_body(struct cosmos_buf *out, const struct cosmos_bulk_op *ops, size_t n)
+{
+    struct cosmos_gather g = {0};
+    int r = cosmos_bulk_ops_gather(&g, ops, n);
+    out->len = 0;
+    if (r == 0 && cosmos_buf_reserve(out, g.total) == 0) {
+        out->len = cosmos_gather_read(&g, out->data, g.total);
+        out->data[out->len] = '\0';
+    } else {
+        r = -1;
+    }
+    cosmos_gather_free(&g);
+    return r;
 }
 
 int cosmos_bulk_body(struct cosmos_buf *out, const char *const *pk_json, const char *const *bodies,
                      const size_t *body_lens, size_t n)
 {
-    out->len = 0;
-    if (cosmos_buf_append(out, "[", 1))
+    struct cosmos_bulk_op ops[COSMOS_BULK_MAX_OPS];
+    if (n > COSMOS_BULK_MAX_OPS)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        struct cosmos_bulk_op op = {COSMOS_OP_UPSERT, NULL,         pk_json[i],
-                                    bodies[i],        body_lens[i], NULL};
-        if ((i && cosmos_buf_append(out, ",", 1)) || cosmos_bulk_op(out, &op))
-            return -1;
-    }
-    return cosmos_buf_append(out, "]", 1);
+    for (size_t i = 0; i < n; i++)
+        ops[i] = (struct cosmos_bulk_op){COSMOS_OP_UPSERT, NULL,         pk_json[i],
+                                         bodies[i],        body_lens[i], NULL};
+    return cosmos_bulk_ops_body(out, ops, n);
 }
 
 void cosmos_tokens_free(struct cosmos_tokens *t)

@@ -61,6 +61,42 @@ size_t cosmos_bulk_op_size_of(const struct cosmos_bulk_op *op);
  */
 int cosmos_bulk_ops_body(struct cosmos_buf *out, const struct cosmos_bulk_op *ops, size_t n);
 
+/*
+ * A batch body as a list of pieces, so that the documents are not copied into one buffer
+ * before curl copies them again: the frames (brackets, commas, each operation's members before
+ * and after its resourceBody) are in frames, the documents are referenced where they are.
+ * Read it front to back with cosmos_gather_read; cosmos_gather_seek rewinds (curl asks when it
+ * sends the request again on a new connection).
+ */
+struct cosmos_piece {
+    const char *ext; /* a document's bytes, or NULL: frames.data + off */
+    size_t off, len;
+};
+struct cosmos_gather {
+    struct cosmos_buf frames;
+    struct cosmos_piece *pieces; /* room for 2 * COSMOS_BULK_MAX_OPS + 1 */
+    size_t npieces;
+    size_t total;      /* bytes of the whole body */
+    size_t at, at_off; /* read position: piece, offset in it */
+    size_t at_abs;     /* read position in the body */
+};
+
+/*
+ * Sets g to the batch body of ops[0..n) (n <= COSMOS_BULK_MAX_OPS), the same bytes as
+ * cosmos_bulk_ops_body writes, read position at its start. The ops' bodies are referenced, not
+ * copied: they must stay as they are while g is read. Returns 0, or -1 when out of memory or
+ * an id is not valid UTF-8.
+ */
+int cosmos_bulk_ops_gather(struct cosmos_gather *g, const struct cosmos_bulk_op *ops, size_t n);
+
+/* Copies the next bytes of g (at most cap) to out; returns how many (0 at the end). */
+size_t cosmos_gather_read(struct cosmos_gather *g, char *out, size_t cap);
+
+/* Moves g's read position to byte offset of the body. Returns 0, or -1 past its end. */
+int cosmos_gather_seek(struct cosmos_gather *g, size_t offset);
+
+void cosmos_gather_free(struct cosmos_gather *g);
+
 /* One operation's result. */
 struct cosmos_op_result {
     int status;          /* statusCode */

@@ -40,10 +40,10 @@ struct cosmos_slot {
     unsigned map_gen;     /* the client's map_gen when it started */
     const char *range_id; /* while it is set up: the range id a batch names, or NULL */
     long retry_after_ms;
-    int substatus;              /* x-ms-substatus of the answer, 0 if absent */
-    char continuation[512];     /* x-ms-continuation of the answer (pkranges pages), "" if absent */
-    struct cosmos_buf request;  /* batch body */
-    struct cosmos_buf response; /* answer body, up to COSMOS_RESPONSE_MAX */
+    int substatus;          /* x-ms-substatus of the answer, 0 if absent */
+    char continuation[512]; /* x-ms-continuation of the answer (pkranges pages), "" if absent */
+    struct cosmos_gather request; /* batch body, read by curl (cosmos_on_read) */
+    struct cosmos_buf response;   /* answer body, up to COSMOS_RESPONSE_MAX */
 };
 
 struct cosmos_client {

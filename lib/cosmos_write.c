@@ -241,21 +241,20 @@ static int cosmos_start(struct cosmos_client *c, struct cosmos_run *r, struct co
     s->range_id = NULL;
     if (setup != 0)
         return -1;
-    const char *body = ops[0].body;
-    size_t len = ops[0].body_len;
-    if (s->is_batch) {
-        if (cosmos_bulk_ops_body(&s->request, ops, s->nidx) != 0)
-            return -1;
-        body = s->request.data;
-        len = s->request.len;
-    }
+    if (s->is_batch && cosmos_bulk_ops_gather(&s->request, ops, s->nidx) != 0)
+        return -1;
     s->retry_after_ms = -1;
     s->substatus = 0;
     s->response.len = 0;
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
-    if (s->is_batch || ops[0].type != COSMOS_OP_READ) {
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (s->is_batch) {
+        /* No POSTFIELDS: curl reads the body from the pieces (cosmos_on_read), straight into
+         * its upload buffer, instead of from one copy of it. */
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->request.total);
+    } else if (ops[0].type != COSMOS_OP_READ) {
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, ops[0].body);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ops[0].body_len);
     }
     if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK)
         return -1;

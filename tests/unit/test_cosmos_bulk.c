@@ -133,6 +133,56 @@ START_TEST(test_versioned_operations)
 }
 END_TEST
 
+START_TEST(test_gather_reads_and_rewinds)
+{
+    /* The pieces read in any chunk size, and again after a seek to any offset, give exactly
+     * the bytes of the flat body; the documents are referenced, not copied. */
+    char doc0[] = "{\"id\":\"o1\",\"n\":1}";
+    struct cosmos_bulk_op ops[] = {
+        {COSMOS_OP_CREATE, "o1", "[\"c1\"]", doc0, sizeof(doc0) - 1, NULL},
+        {COSMOS_OP_READ, "o2", "[\"c2\"]", NULL, 0, NULL},
+        {COSMOS_OP_REPLACE, "o3", "[3]", "{\"id\":\"o3\"}", 11, "\"00-ab\""},
+        {COSMOS_OP_UPSERT, NULL, "[true]", "{}", 2, NULL},
+    };
+    struct cosmos_buf flat = {0};
+    struct cosmos_gather g = {0};
+    ck_assert_int_eq(cosmos_bulk_ops_body(&flat, ops, 4), 0);
+    ck_assert_int_eq(cosmos_bulk_ops_gather(&g, ops, 4), 0);
+    ck_assert_uint_eq(g.total, flat.len);
+    char out[1024];
+    for (size_t chunk = 1; chunk <= flat.len + 1; chunk++) {
+        ck_assert_int_eq(cosmos_gather_seek(&g, 0), 0);
+        size_t got = 0, n;
+        while ((n = cosmos_gather_read(&g, out + got, chunk)) > 0) {
+            ck_assert_uint_le(n, chunk);
+            got += n;
+        }
+        ck_assert_uint_eq(got, flat.len);
+        ck_assert_mem_eq(out, flat.data, flat.len);
+    }
+    for (size_t off = 0; off <= flat.len; off++) {
+        ck_assert_int_eq(cosmos_gather_seek(&g, off), 0);
+        size_t n = cosmos_gather_read(&g, out, sizeof(out));
+        ck_assert_uint_eq(n, flat.len - off);
+        ck_assert_mem_eq(out, flat.data + off, n);
+    }
+    ck_assert_int_eq(cosmos_gather_seek(&g, flat.len + 1), -1);
+    doc0[8] = 'X'; /* by reference: the read follows the document */
+    ck_assert_int_eq(cosmos_gather_seek(&g, 0), 0);
+    ck_assert_uint_eq(cosmos_gather_read(&g, out, sizeof(out) - 1), flat.len);
+    out[flat.len] = '\0';
+    ck_assert_ptr_nonnull(strstr(out, "\"oX\""));
+    /* A second body in the same gather starts afresh. */
+    ck_assert_int_eq(cosmos_bulk_ops_gather(&g, ops + 3, 1), 0);
+    ck_assert_uint_eq(cosmos_gather_read(&g, out, sizeof(out)), g.total);
+    out[g.total] = '\0';
+    ck_assert_str_eq(out, "[{\"operationType\":\"Upsert\",\"partitionKey\":\"[true]\","
+                          "\"minimalReturnPreference\":true,\"resourceBody\":{}}]");
+    cosmos_gather_free(&g);
+    cosmos_buf_free(&flat);
+}
+END_TEST
+
 START_TEST(test_parse_read_document_span)
 {
     const char *body = "[{\"statusCode\":409,\"requestCharge\":1},"
@@ -161,6 +211,7 @@ static Suite *cosmos_bulk_suite(void)
     tc = tcase_create("body");
     tcase_add_test(tc, test_body_escapes_partition_key);
     tcase_add_test(tc, test_versioned_operations);
+    tcase_add_test(tc, test_gather_reads_and_rewinds);
     suite_add_tcase(s, tc);
     return s;
 }
