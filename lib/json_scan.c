@@ -81,8 +81,10 @@ static size_t jscan_escape(const unsigned char *s, size_t len, size_t i)
     return i + 6;
 }
 
-/* The index of the first '"', '\\' or control character (< 0x20) in s[i..len), or len. */
-static size_t jscan_special(const unsigned char *s, size_t len, size_t i)
+/* The index of the first '"', '\\' or control character (< 0x20) in s[i..len) (with utf8, or
+ * byte >= 0x80), or len. */
+static inline __attribute__((always_inline)) size_t
+jscan_special(const unsigned char *s, size_t len, size_t i, const int utf8)
 {
 #ifdef __SSE2__
     /* 16 bytes a step (SSE2 is part of x86-64); the mask says where the first one is. */
@@ -93,7 +95,7 @@ static size_t jscan_special(const unsigned char *s, size_t len, size_t i)
         __m128i hit =
             _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
                          _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        unsigned mask = (unsigned)_mm_movemask_epi8(utf8 ? _mm_or_si128(hit, v) : hit);
         if (mask)
             return i + (size_t)__builtin_ctz(mask);
     }
@@ -101,23 +103,51 @@ static size_t jscan_special(const unsigned char *s, size_t len, size_t i)
     while (i + 8 <= len) {
         uint64_t w;
         memcpy(&w, s + i, 8);
-        if (jscan_special8(w))
+        if (jscan_special8(w) || (utf8 && (w & 0x8080808080808080ull)))
             break;
         i += 8;
     }
 #endif
-    while (i < len && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20)
+    while (i < len && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20 && (!utf8 || s[i] < 0x80))
         i++;
     return i;
 }
 
+size_t jscan_utf8_char(const char *str, size_t len, size_t i)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned c = s[i], cp;
+    size_t n;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 1;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 2;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 3;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t k = 1; k <= n; k++) {
+        if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return i + n + 1;
+}
+
 /* The index of the closing quote of the string opened at s[i], or 0 when it is invalid. */
 static inline __attribute__((always_inline)) size_t jscan_string(const unsigned char *s, size_t len,
-                                                                 size_t i)
+                                                                 size_t i, const int utf8)
 {
     i++;
     for (;;) {
-        i = jscan_special(s, len, i);
+        i = jscan_special(s, len, i, utf8);
         if (i >= len)
             return 0;
         unsigned c = s[i];
@@ -125,7 +155,11 @@ static inline __attribute__((always_inline)) size_t jscan_string(const unsigned 
             return i;
         if (c < 0x20)
             return 0;
-        if ((i = jscan_escape(s, len, i)) == 0)
+        if (utf8 && c >= 0x80)
+            i = jscan_utf8_char((const char *)s, len, i);
+        else
+            i = jscan_escape(s, len, i);
+        if (i == 0)
             return 0;
     }
 }
@@ -181,12 +215,12 @@ static __attribute__((noinline)) size_t jscan_primitive(const unsigned char *s, 
 
 /* The index after a scalar value (string, number, literal) at s[i] and its type and span;
  * 0 when there is none. Inlined: it runs for every value and key. */
-static inline __attribute__((always_inline)) size_t jscan_scalar(const unsigned char *s, size_t len,
-                                                                 size_t i, jsmntok_t *t)
+static inline __attribute__((always_inline)) size_t
+jscan_scalar(const unsigned char *s, size_t len, size_t i, jsmntok_t *t, const int utf8)
 {
     if (s[i] != '"')
         return jscan_primitive(s, len, i, t);
-    size_t end = jscan_string(s, len, i);
+    size_t end = jscan_string(s, len, i, utf8);
     t->type = JSMN_STRING;
     t->start = (int)i + 1;
     t->end = (int)end;
@@ -202,13 +236,14 @@ static int jscan_enclosing(const jsmntok_t *toks, int c)
 
 /* Reads an object's key at s[i] and the colon after it; returns the index after the colon,
  * or 0 when invalid. */
-static size_t jscan_key(const unsigned char *s, size_t len, size_t i, jsmntok_t *toks, unsigned n,
-                        int obj)
+static inline __attribute__((always_inline)) size_t jscan_key(const unsigned char *s, size_t len,
+                                                              size_t i, jsmntok_t *toks, unsigned n,
+                                                              int obj, const int utf8)
 {
     if (i >= len || s[i] != '"')
         return 0;
     jsmntok_t *k = &toks[n];
-    size_t end = jscan_scalar(s, len, i, k);
+    size_t end = jscan_scalar(s, len, i, k, utf8);
     k->size = 0;
     k->parent = obj;
     toks[obj].size++;
@@ -216,7 +251,9 @@ static size_t jscan_key(const unsigned char *s, size_t len, size_t i, jsmntok_t 
     return i < len && s[i] == ':' ? i + 1 : 0;
 }
 
-int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
+/* jscan_parse, and with utf8 jscan_parse_utf8 (the flag is a constant in each: two copies). */
+static inline __attribute__((always_inline)) int
+jscan_run(const char *js, size_t len, jsmntok_t *toks, unsigned cap, const int utf8)
 {
     const unsigned char *s = (const unsigned char *)js;
     size_t i = 0;
@@ -254,7 +291,7 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
                 continue;
             goto key;
         }
-        if ((i = jscan_scalar(s, len, i, t)) == 0)
+        if ((i = jscan_scalar(s, len, i, t, utf8)) == 0)
             return JSCAN_INVALID;
         for (;;) {
             /* After a value: a comma, the end of the innermost container, or the end. */
@@ -282,8 +319,18 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
     key:
         if (n >= cap)
             return JSCAN_NOMEM;
-        if ((i = jscan_key(s, len, i, toks, n, cur)) == 0)
+        if ((i = jscan_key(s, len, i, toks, n, cur, utf8)) == 0)
             return JSCAN_INVALID;
         n++;
     }
+}
+
+int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
+{
+    return jscan_run(js, len, toks, cap, 0);
+}
+
+int jscan_parse_utf8(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
+{
+    return jscan_run(js, len, toks, cap, 1);
 }

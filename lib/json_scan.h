@@ -39,4 +39,18 @@ enum {
  */
 int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap);
 
+/*
+ * jscan_parse that also requires every string's bytes to be valid UTF-8 (jscan_utf8_char).
+ * Outside strings a JSON text is ASCII, so an accepted text is valid UTF-8 as a whole and
+ * holds no NUL: the order path needs no separate pass. An input jscan_parse accepts but with
+ * invalid UTF-8 in a string is JSCAN_INVALID.
+ */
+int jscan_parse_utf8(const char *js, size_t len, jsmntok_t *toks, unsigned cap);
+
+/*
+ * The index after the UTF-8 sequence that starts at s[i] (a byte >= 0x80) in s[0..len): two to
+ * four bytes, no overlong form, no surrogate, nothing above U+10FFFF. 0 when it is not one.
+ */
+size_t jscan_utf8_char(const char *s, size_t len, size_t i);
+
 #endif

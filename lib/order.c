@@ -2,8 +2,8 @@
  * order: message -> Cosmos document. json_scan validates the message (RFC 8259 exactly) and
  * gives the byte spans of its values in one pass; the id, the partition key and the document
  * body are then taken from the message's own bytes (json_str for string and number literals),
- * so no value is ever re-printed, cut or rounded, and no tree is built. UTF-8 validity is
- * checked by hand (Cosmos requires it).
+ * so no value is ever re-printed, cut or rounded, and no tree is built. UTF-8 validity
+ * (Cosmos requires it) is checked by the same scan, inside the strings.
  */
 #include "order.h"
 
@@ -91,29 +91,8 @@ int order_utf8_valid(const char *str, size_t len)
             i++;
             continue;
         }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
+        if ((i = jscan_utf8_char(str, len, i)) == 0)
             return 0;
-        }
-        for (size_t k = 1; k <= n; k++) {
-            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += n + 1;
     }
     return 1;
 }
@@ -127,8 +106,8 @@ static enum order_reason order_fail(enum order_reason r, char *detail, size_t si
 }
 
 /* Validates and tokenizes payload into order_toks: the token count, JSCAN_INVALID when it is
- * not one JSON value, or JSCAN_NOMEM when the tokens cannot be allocated. When it is an
- * object, order_toks.keys lists its member names. */
+ * not one JSON value with valid UTF-8 strings, or JSCAN_NOMEM when the tokens cannot be
+ * allocated. When it is an object, order_toks.keys lists its member names. */
 static int order_tokenize(const char *payload, size_t len)
 {
     for (;;) {
@@ -141,7 +120,7 @@ static int order_tokenize(const char *payload, size_t len)
             }
             order_toks.cap = 256;
         }
-        int n = jscan_parse(payload, len, order_toks.t, order_toks.cap);
+        int n = jscan_parse_utf8(payload, len, order_toks.t, order_toks.cap);
         if (n != JSCAN_NOMEM) {
             /* A member name of the root has the root as its parent (and never more members
              * than the tokens). */
@@ -626,10 +605,12 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
         return order_fail(ORDER_EMPTY, detail, size, "the message has no value");
     if (len > ORDER_MAX_DOC_BYTES)
         return order_fail(ORDER_TOO_LARGE, detail, size, "the message exceeds 2 MB");
-    if (!order_utf8_valid(payload, len))
+    /* The scan checks the strings' UTF-8 (outside them a JSON text is ASCII): a message it
+     * accepts is valid UTF-8 without NUL. Only a refused one is read again, for the reason. */
+    int n = order_tokenize(payload, len);
+    if (n < 0 && !order_utf8_valid(payload, len))
         return order_fail(ORDER_INVALID_UTF8, detail, size,
                           "the message is not valid UTF-8 or contains NUL bytes");
-    int n = order_tokenize(payload, len);
     if (n == JSCAN_NOMEM)
         return order_fail(ORDER_NO_MEMORY, detail, size, "out of memory");
     if (n < 1)

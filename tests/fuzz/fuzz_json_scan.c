@@ -18,6 +18,12 @@
  * before parsing; jsmn stops at a NUL); jscan_parse must refuse every input holding one.
  * jsmn reads each input with a space appended (strict jsmn refuses a primitive that ends the
  * input, "true" alone; the old path had told non-objects apart with cJSON before).
+ *
+ * jscan_parse_utf8 (the order path's scan, which also checks the strings' UTF-8) must give
+ * jscan_parse's answer on every input that is valid UTF-8 as a whole, and refuse every other:
+ * the whole-input check the order path ran before it (order_utf8_valid) is the reference, and
+ * is itself held here to well_formed_utf8, written from the Unicode Standard's table 3-7 of
+ * well-formed byte sequences independently of both.
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -32,6 +38,7 @@
 
 #include "json_scan.h"
 #include "json_str.h"
+#include "order.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -87,11 +94,56 @@ static int reference(const char *js, size_t len)
     return n;
 }
 
+static jsmntok_t got8[MAX_TOKS];
+
+/* Unicode 15, table 3-7: the well-formed UTF-8 byte sequences, range by range (NUL excluded:
+ * the order path refuses it with invalid UTF-8). */
+static int well_formed_utf8(const uint8_t *s, size_t len)
+{
+    static const struct {
+        uint8_t lo[4], hi[4];
+        int n;
+    } seq[] = {
+        {{0x01}, {0x7F}, 1},
+        {{0xC2, 0x80}, {0xDF, 0xBF}, 2},
+        {{0xE0, 0xA0, 0x80}, {0xE0, 0xBF, 0xBF}, 3},
+        {{0xE1, 0x80, 0x80}, {0xEC, 0xBF, 0xBF}, 3},
+        {{0xED, 0x80, 0x80}, {0xED, 0x9F, 0xBF}, 3},
+        {{0xEE, 0x80, 0x80}, {0xEF, 0xBF, 0xBF}, 3},
+        {{0xF0, 0x90, 0x80, 0x80}, {0xF0, 0xBF, 0xBF, 0xBF}, 4},
+        {{0xF1, 0x80, 0x80, 0x80}, {0xF3, 0xBF, 0xBF, 0xBF}, 4},
+        {{0xF4, 0x80, 0x80, 0x80}, {0xF4, 0x8F, 0xBF, 0xBF}, 4},
+    };
+    size_t i = 0;
+    while (i < len) {
+        size_t k, m = sizeof(seq) / sizeof(seq[0]);
+        for (k = 0; k < m; k++) {
+            int ok = i + (size_t)seq[k].n <= len;
+            for (int b = 0; ok && b < seq[k].n; b++)
+                ok = s[i + b] >= seq[k].lo[b] && s[i + b] <= seq[k].hi[b];
+            if (ok)
+                break;
+        }
+        if (k == m)
+            return 0;
+        i += (size_t)seq[k].n;
+    }
+    return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *js = (const char *)data;
     int n = jscan_parse(js, size, got, MAX_TOKS);
     CHECK(n != JSCAN_NOMEM, "more than %d tokens", MAX_TOKS);
+    int utf8 = well_formed_utf8(data, size);
+    CHECK(order_utf8_valid(js, size) == utf8, "order_utf8_valid says %d: %.*s", !utf8,
+          (int)(size < 200 ? size : 200), js);
+    int n8 = jscan_parse_utf8(js, size, got8, MAX_TOKS);
+    CHECK(n8 == (utf8 ? n : JSCAN_INVALID), "jscan_parse %d, utf8 %d, jscan_parse_utf8 %d: %.*s", n,
+          utf8, n8, (int)(size < 200 ? size : 200), js);
+    if (n8 > 0)
+        CHECK(memcmp(got8, got, (size_t)n8 * sizeof(got[0])) == 0, "tokens differ: %.200s", js);
     if (memchr(data, '\0', size)) {
         CHECK(n == JSCAN_INVALID, "accepted a NUL byte: %d tokens", n);
         return 0;

@@ -165,6 +165,46 @@ START_TEST(test_too_few_tokens_and_nul)
 }
 END_TEST
 
+START_TEST(test_utf8_variant)
+{
+    /* jscan_parse_utf8 is jscan_parse plus valid UTF-8 in every string. */
+    static const char *const ok[] = {
+        "{\"a\":\"caf\xc3\xa9\"}",                                  /* 2 bytes */
+        "[\"\xe2\x82\xac\",\"\xef\xbf\xbf\"]",                      /* 3 bytes, U+FFFF */
+        "{\"\xf0\x9f\x98\x80\":1}",                                 /* 4 bytes, in a key */
+        "[\"\xf4\x8f\xbf\xbf\"]",                                   /* U+10FFFF */
+        "[\"xxxxxxxxxxxxxxx\xc3\xa9xxxxxxxxxxxxxxxx\\n\xc3\xa9\"]", /* across 16-byte steps */
+    };
+    static const char *const bad[] = {
+        "[\"\xc0\x80\"]",         /* overlong NUL */
+        "[\"\xe0\x80\xaf\"]",     /* overlong '/' */
+        "[\"\xed\xa0\x80\"]",     /* a surrogate */
+        "[\"\xf4\x90\x80\x80\"]", /* above U+10FFFF */
+        "[\"\xc3\"]",             /* cut by the closing quote */
+        "[\"\x80\"]",             /* a lone continuation byte */
+        "[\"\xff\"]",
+        "{\"k\xe2\x82\":1}", /* in a key */
+        "[\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\"]",
+    };
+    jsmntok_t a[16], b[16];
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int n = jscan_parse(ok[i], strlen(ok[i]), a, 16);
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(jscan_parse_utf8(ok[i], strlen(ok[i]), b, 16), n);
+        ck_assert_mem_eq(a, b, (size_t)n * sizeof(a[0]));
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_gt(jscan_parse(bad[i], strlen(bad[i]), a, 16), 0); /* JSON, not UTF-8 */
+        ck_assert_int_eq(jscan_parse_utf8(bad[i], strlen(bad[i]), b, 16), JSCAN_INVALID);
+    }
+    /* Outside strings no byte >= 0x80 is JSON for either. */
+    ck_assert_int_eq(jscan_parse("[1,\xc3\xa9]", 6, a, 16), JSCAN_INVALID);
+    ck_assert_int_eq(jscan_parse_utf8("[1,\xc3\xa9]", 6, a, 16), JSCAN_INVALID);
+    ck_assert_uint_eq(jscan_utf8_char("\xc3\xa9", 2, 0), 2);
+    ck_assert_uint_eq(jscan_utf8_char("\xc3\xa9", 1, 0), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_scan");
@@ -173,6 +213,7 @@ int main(void)
     tcase_add_test(tc, test_rfc8259_values);
     tcase_add_test(tc, test_cjson_leniencies_refused);
     tcase_add_test(tc, test_nesting_limit_is_cjsons);
+    tcase_add_test(tc, test_utf8_variant);
     tcase_add_test(tc, test_too_few_tokens_and_nul);
     suite_add_tcase(s, tc);
     return check_run(s);
