@@ -1,6 +1,7 @@
 /*
- * batch: microbatch accumulation, removal by partition and coalescing. All O(n) or O(n log n) over
- * the batch; batches hold at most batch.max_count items.
+ * batch: microbatch accumulation, removal by partition and coalescing (one pass over a hash
+ * table of the batch's keys, which then indexes it). All O(n) over the batch; batches hold at
+ * most batch.max_count items.
  */
 #include "batch.h"
 
@@ -87,48 +88,20 @@ size_t batch_remove_if(struct batch *b, int (*drop)(const struct batch_item *it,
     return removed;
 }
 
-/* A key and its hash, for sorting: equal keys have equal hashes, so sorting by hash first
- * keeps them together while most comparisons end at the hash. */
-struct batch_sort_key {
-    uint64_t hash;
-    struct batch_key *key;
-};
-
-static int batch_key_cmp(const void *a, const void *b)
+/* 1 when key a holds a newer version than key b of the same document: the later offset;
+ * for equal offsets the lower partition (as the sort this replaced kept them). */
+static int batch_key_newer(const struct batch_key *a, const struct batch_key *b)
 {
-    const struct batch_sort_key *sx = a, *sy = b;
-    if (sx->hash != sy->hash)
-        return sx->hash < sy->hash ? -1 : 1;
-    const struct batch_key *x = sx->key, *y = sy->key;
-    int c = strcmp(x->pk, y->pk);
-    if (c == 0)
-        c = strcmp(x->id, y->id);
-    if (c == 0) /* newest first: the partition only breaks ties of equal offsets */
-        c = x->offset != y->offset ? (x->offset < y->offset ? 1 : -1)
-                                   : (x->partition > y->partition) - (x->partition < y->partition);
-    return c;
+    return a->offset != b->offset ? a->offset > b->offset : a->partition < b->partition;
 }
 
 size_t batch_coalesce(struct batch_key *keys, size_t n)
 {
-    if (n < 2)
-        return 0;
-    struct batch_sort_key *order = malloc(n * sizeof(*order));
-    if (!order)
+    struct batch_index ix;
+    size_t superseded;
+    if (batch_index_coalesce(&ix, keys, n, &superseded) != 0)
         return (size_t)-1;
-    for (size_t i = 0; i < n; i++)
-        order[i] = (struct batch_sort_key){batch_key_hash(keys[i].pk, keys[i].id), &keys[i]};
-    qsort(order, n, sizeof(*order), batch_key_cmp);
-    size_t superseded = 0;
-    for (size_t i = 1; i < n; i++) {
-        if (order[i].hash == order[i - 1].hash &&
-            strcmp(order[i].key->pk, order[i - 1].key->pk) == 0 &&
-            strcmp(order[i].key->id, order[i - 1].key->id) == 0) {
-            order[i].key->superseded = 1;
-            superseded++;
-        }
-    }
-    free(order);
+    batch_index_free(&ix);
     return superseded;
 }
 
@@ -144,7 +117,8 @@ uint64_t batch_key_hash(const char *pk, const char *id)
     return h;
 }
 
-int batch_index_build(struct batch_index *ix, const struct batch_key *keys, size_t n)
+/* An empty index with room for n keys (at most half full). Returns 0 or -1. */
+static int batch_index_alloc(struct batch_index *ix, const struct batch_key *keys, size_t n)
 {
     size_t cap = 8;
     while (cap < 2 * n)
@@ -152,12 +126,50 @@ int batch_index_build(struct batch_index *ix, const struct batch_key *keys, size
     ix->keys = keys;
     ix->mask = cap - 1;
     ix->slots = calloc(cap, sizeof(*ix->slots));
-    if (!ix->slots)
+    return ix->slots ? 0 : -1;
+}
+
+int batch_index_coalesce(struct batch_index *ix, struct batch_key *keys, size_t n,
+                         size_t *superseded)
+{
+    *superseded = 0;
+    if (batch_index_alloc(ix, keys, n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct batch_key *k = &keys[i];
+        k->hash = batch_key_hash(k->pk, k->id);
+        k->superseded = 0;
+        size_t h = (size_t)k->hash & ix->mask;
+        for (; ix->slots[h]; h = (h + 1) & ix->mask) {
+            struct batch_key *o = &keys[ix->slots[h] - 1];
+            if (o->hash == k->hash && strcmp(o->id, k->id) == 0 && strcmp(o->pk, k->pk) == 0)
+                break;
+        }
+        if (!ix->slots[h]) {
+            ix->slots[h] = i + 1;
+            continue;
+        }
+        struct batch_key *o = &keys[ix->slots[h] - 1];
+        (*superseded)++;
+        if (batch_key_newer(k, o)) {
+            o->superseded = 1;
+            ix->slots[h] = i + 1;
+        } else {
+            k->superseded = 1;
+        }
+    }
+    return 0;
+}
+
+int batch_index_build(struct batch_index *ix, struct batch_key *keys, size_t n)
+{
+    if (batch_index_alloc(ix, keys, n) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (keys[i].superseded)
             continue;
-        size_t h = (size_t)batch_key_hash(keys[i].pk, keys[i].id) & ix->mask;
+        keys[i].hash = batch_key_hash(keys[i].pk, keys[i].id);
+        size_t h = (size_t)keys[i].hash & ix->mask;
         while (ix->slots[h])
             h = (h + 1) & ix->mask;
         ix->slots[h] = i + 1;
@@ -177,7 +189,7 @@ long batch_index_find_hashed(const struct batch_index *ix, uint64_t hash, const 
         return -1;
     for (size_t h = (size_t)hash & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
         const struct batch_key *k = &ix->keys[ix->slots[h] - 1];
-        if (strcmp(k->id, id) == 0 && strcmp(k->pk, pk) == 0)
+        if (k->hash == hash && strcmp(k->id, id) == 0 && strcmp(k->pk, pk) == 0)
             return (long)(ix->slots[h] - 1);
     }
     return -1;

@@ -37,6 +37,7 @@ struct batch_key {
     int64_t offset;
     int32_t partition;
     int superseded;
+    uint64_t hash; /* batch_key_hash(pk, id), set by batch_index_coalesce / batch_index_build */
 };
 
 int batch_init(struct batch *b, size_t max_count, size_t max_bytes, int64_t max_wait_ms);
@@ -80,9 +81,17 @@ struct batch_index {
     size_t mask;
 };
 
-/* Indexes keys[0..n) (not the superseded ones); keys must outlive the index. Returns 0 or -1
- * (out of memory). */
-int batch_index_build(struct batch_index *ix, const struct batch_key *keys, size_t n);
+/* Indexes keys[0..n) (not the superseded ones; no two of those may be equal) and sets their
+ * hash; keys must outlive the index. Returns 0 or -1 (out of memory). */
+int batch_index_build(struct batch_index *ix, struct batch_key *keys, size_t n);
+
+/*
+ * batch_coalesce and batch_index_build in one pass over a hash table: sets every key's hash,
+ * marks the superseded ones (*superseded: how many) and leaves ix indexing the others. Returns
+ * 0, or -1 when out of memory (nothing marked, ix empty).
+ */
+int batch_index_coalesce(struct batch_index *ix, struct batch_key *keys, size_t n,
+                         size_t *superseded);
 
 /* Index in keys of the entry with this partition key and id, or -1. */
 long batch_index_find(const struct batch_index *ix, const char *pk, const char *id);

@@ -211,11 +211,12 @@ static int pipeline_parse(struct pipeline *p, struct pipeline_batch *pb)
 }
 
 /* The newest write of document (pk, id) in the batches already in flight, or NULL. */
-static const struct cosmos_write *pipeline_predecessor(const struct pipeline *p, const char *pk,
-                                                       const char *id)
+static const struct cosmos_write *pipeline_predecessor(const struct pipeline *p,
+                                                       const struct batch_key *key)
 {
     const struct cosmos_write *found = NULL;
-    uint64_t hash = p->head ? batch_key_hash(pk, id) : 0;
+    const char *pk = key->pk, *id = key->id;
+    uint64_t hash = key->hash;
     for (const struct pipeline_batch *b = p->head; b; b = b->next) {
         long k = batch_index_find_hashed(&b->index, hash, pk, id);
         if (k >= 0)
@@ -233,11 +234,18 @@ static int pipeline_plan(struct pipeline *p, struct pipeline_batch *pb)
     size_t n = pb->items.count, k = 0;
     for (size_t i = 0; i < n; i++)
         if (pb->e[i].reason == ORDER_OK)
-            pb->keys[k++] = (struct batch_key){pb->e[i].doc.id, pb->e[i].doc.pk_json,
-                                               pb->e[i].msg->offset, pb->e[i].msg->partition, 0};
+            pb->keys[k++] = (struct batch_key){pb->e[i].doc.id,
+                                               pb->e[i].doc.pk_json,
+                                               pb->e[i].msg->offset,
+                                               pb->e[i].msg->partition,
+                                               0,
+                                               0};
     pb->nkeys = k;
-    size_t folded = batch_coalesce(pb->keys, k);
-    if (folded == (size_t)-1)
+    /* Indexed into a local: pb is linked in already, and its own index must stay empty while
+     * its writes look for their predecessors. */
+    struct batch_index index;
+    size_t folded;
+    if (batch_index_coalesce(&index, pb->keys, k, &folded) != 0)
         return pipeline_fail(p, "out of memory coalescing a batch");
     p->stats.coalesced += folded;
     size_t ki = 0;
@@ -254,15 +262,14 @@ static int pipeline_plan(struct pipeline *p, struct pipeline_batch *pb)
                                               .epk = d->epk,
                                               .body = d->body,
                                               .body_len = d->body_len,
-                                              .after = pipeline_predecessor(p, d->pk_json, d->id),
+                                              .after = pipeline_predecessor(p, &pb->keys[ki]),
                                               .topic = rd_kafka_topic_name(pb->e[i].msg->rkt),
                                               .partition = pb->e[i].msg->partition,
                                               .offset = pb->e[i].msg->offset};
         pb->key_write[ki++] = pb->nw;
         pb->write_entry[pb->nw++] = i;
     }
-    if (batch_index_build(&pb->index, pb->keys, pb->nkeys) != 0)
-        return pipeline_fail(p, "out of memory indexing a batch");
+    pb->index = index;
     return 0;
 }
 

@@ -241,10 +241,10 @@ END_TEST
 START_TEST(test_index_finds_live_keys_only)
 {
     struct batch_key keys[] = {
-        {"o1", "[\"c1\"]", 10, 0, 1}, /* superseded: not indexed */
-        {"o1", "[\"c1\"]", 11, 0, 0},
-        {"o1", "[\"c2\"]", 12, 0, 0},
-        {"o2", "[\"c1\"]", 13, 1, 0},
+        {"o1", "[\"c1\"]", 10, 0, 1, 0}, /* superseded: not indexed */
+        {"o1", "[\"c1\"]", 11, 0, 0, 0},
+        {"o1", "[\"c2\"]", 12, 0, 0, 0},
+        {"o2", "[\"c1\"]", 13, 1, 0, 0},
     };
     struct batch_index ix;
     ck_assert_int_eq(batch_index_build(&ix, keys, 4), 0);
@@ -266,7 +266,7 @@ START_TEST(test_index_many_keys)
     static char ids[N][16];
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof(ids[i]), "id-%d", i);
-        keys[i] = (struct batch_key){ids[i], "[\"c\"]", i, 0, 0};
+        keys[i] = (struct batch_key){ids[i], "[\"c\"]", i, 0, 0, 0};
     }
     struct batch_index ix;
     ck_assert_int_eq(batch_index_build(&ix, keys, N), 0);
@@ -278,6 +278,61 @@ START_TEST(test_index_many_keys)
     ck_assert_int_eq(batch_index_build(&empty, keys, 0), 0);
     ck_assert_int_eq(batch_index_find(&empty, "[\"c\"]", "id-1"), -1);
     batch_index_free(&empty);
+}
+END_TEST
+
+START_TEST(test_coalesce_ties_and_random_against_pairwise)
+{
+    /* Equal offsets: the lower partition wins; a full tie: the first one. */
+    struct batch_key t[] = {
+        {.id = "o", .pk = "c", .offset = 7, .partition = 3},
+        {.id = "o", .pk = "c", .offset = 7, .partition = 1},
+        {.id = "o", .pk = "c", .offset = 7, .partition = 1},
+    };
+    ck_assert_uint_eq(batch_coalesce(t, 3), 2);
+    ck_assert_int_eq(t[0].superseded, 1);
+    ck_assert_int_eq(t[1].superseded, 0);
+    ck_assert_int_eq(t[2].superseded, 1);
+    /* Random batches with many repeats: the hash pass marks exactly what a pairwise comparison
+     * does, and its index finds each survivor. */
+    enum { N = 300 };
+    static struct batch_key k[N];
+    static char ids[8][8], pks[4][8];
+    for (int i = 0; i < 8; i++)
+        snprintf(ids[i], sizeof(ids[i]), "id%d", i);
+    for (int i = 0; i < 4; i++)
+        snprintf(pks[i], sizeof(pks[i]), "[\"%d\"]", i);
+    unsigned rng = 12345;
+    for (int round = 0; round < 200; round++) {
+        size_t n = (size_t)(round % N) + 1;
+        for (size_t i = 0; i < n; i++) {
+            rng = rng * 1103515245u + 12345u;
+            k[i] = (struct batch_key){.id = ids[(rng >> 8) % 8],
+                                      .pk = pks[(rng >> 12) % 4],
+                                      .offset = (rng >> 16) % 20,
+                                      .partition = (rng >> 24) % 3};
+        }
+        struct batch_index ix;
+        size_t superseded, want = 0;
+        ck_assert_int_eq(batch_index_coalesce(&ix, k, n, &superseded), 0);
+        for (size_t i = 0; i < n; i++) {
+            int lost = 0;
+            for (size_t j = 0; j < n && !lost; j++) {
+                if (j == i || strcmp(k[i].id, k[j].id) || strcmp(k[i].pk, k[j].pk))
+                    continue;
+                int jn = k[j].offset != k[i].offset ? k[j].offset > k[i].offset
+                                                    : k[j].partition < k[i].partition;
+                int tie = k[j].offset == k[i].offset && k[j].partition == k[i].partition;
+                lost = jn || (tie && j < i);
+            }
+            want += (size_t)lost;
+            ck_assert_int_eq(k[i].superseded, lost);
+            if (!lost)
+                ck_assert_int_eq(batch_index_find(&ix, k[i].pk, k[i].id), (long)i);
+        }
+        ck_assert_uint_eq(superseded, want);
+        batch_index_free(&ix);
+    }
 }
 END_TEST
 
@@ -307,6 +362,7 @@ static Suite *batch_suite(void)
     tc = tcase_create("index");
     tcase_add_test(tc, test_index_finds_live_keys_only);
     tcase_add_test(tc, test_index_many_keys);
+    tcase_add_test(tc, test_coalesce_ties_and_random_against_pairwise);
     suite_add_tcase(s, tc);
     return s;
 }
