@@ -171,8 +171,9 @@ static size_t jscan_digits(const unsigned char *s, size_t len, size_t i)
     return i;
 }
 
-/* The index after the number starting at s[i] (RFC 8259 grammar), or 0 when there is none. */
-static size_t jscan_number(const unsigned char *s, size_t len, size_t i)
+/* The index after the number starting at s[i] (RFC 8259 grammar), or 0 when there is none;
+ * *exp is set when it has an exponent. */
+static size_t jscan_number(const unsigned char *s, size_t len, size_t i, int *exp)
 {
     if (i < len && s[i] == '-')
         i++;
@@ -186,6 +187,7 @@ static size_t jscan_number(const unsigned char *s, size_t len, size_t i)
         i = j;
     }
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        *exp = 1;
         i++;
         if (i < len && (s[i] == '+' || s[i] == '-'))
             i++;
@@ -197,29 +199,35 @@ static size_t jscan_number(const unsigned char *s, size_t len, size_t i)
     return i;
 }
 
-/* jscan_scalar for a number or a literal. */
+/* jscan_scalar for a number or a literal; a wide number (exponent, or more than 15
+ * characters) is counted in *wide when wide is not NULL. */
 static __attribute__((noinline)) size_t jscan_primitive(const unsigned char *s, size_t len,
-                                                        size_t i, jsmntok_t *t)
+                                                        size_t i, jsmntok_t *t, unsigned *wide)
 {
     size_t end;
     t->type = JSMN_PRIMITIVE;
-    if (s[i] == 't' || s[i] == 'n')
+    if (s[i] == 't' || s[i] == 'n') {
         end = len - i >= 4 && memcmp(s + i, s[i] == 't' ? "true" : "null", 4) == 0 ? i + 4 : 0;
-    else if (s[i] == 'f')
+    } else if (s[i] == 'f') {
         end = len - i >= 5 && memcmp(s + i, "false", 5) == 0 ? i + 5 : 0;
-    else
-        end = jscan_number(s, len, i);
+    } else {
+        int exp = 0;
+        end = jscan_number(s, len, i, &exp);
+        if (wide && end && (exp || end - i > 15))
+            (*wide)++;
+    }
     t->end = (int)end;
     return end;
 }
 
 /* The index after a scalar value (string, number, literal) at s[i] and its type and span;
  * 0 when there is none. Inlined: it runs for every value and key. */
-static inline __attribute__((always_inline)) size_t
-jscan_scalar(const unsigned char *s, size_t len, size_t i, jsmntok_t *t, const int utf8)
+static inline __attribute__((always_inline)) size_t jscan_scalar(const unsigned char *s, size_t len,
+                                                                 size_t i, jsmntok_t *t,
+                                                                 const int utf8, unsigned *wide)
 {
     if (s[i] != '"')
-        return jscan_primitive(s, len, i, t);
+        return jscan_primitive(s, len, i, t, wide);
     size_t end = jscan_string(s, len, i, utf8);
     t->type = JSMN_STRING;
     t->start = (int)i + 1;
@@ -243,7 +251,7 @@ static inline __attribute__((always_inline)) size_t jscan_key(const unsigned cha
     if (i >= len || s[i] != '"')
         return 0;
     jsmntok_t *k = &toks[n];
-    size_t end = jscan_scalar(s, len, i, k, utf8);
+    size_t end = jscan_scalar(s, len, i, k, utf8, NULL); /* a string */
     k->size = 0;
     k->parent = obj;
     toks[obj].size++;
@@ -253,7 +261,7 @@ static inline __attribute__((always_inline)) size_t jscan_key(const unsigned cha
 
 /* jscan_parse, and with utf8 jscan_parse_utf8 (the flag is a constant in each: two copies). */
 static inline __attribute__((always_inline)) int
-jscan_run(const char *js, size_t len, jsmntok_t *toks, unsigned cap, const int utf8)
+jscan_run(const char *js, size_t len, jsmntok_t *toks, unsigned cap, const int utf8, unsigned *wide)
 {
     const unsigned char *s = (const unsigned char *)js;
     size_t i = 0;
@@ -291,7 +299,7 @@ jscan_run(const char *js, size_t len, jsmntok_t *toks, unsigned cap, const int u
                 continue;
             goto key;
         }
-        if ((i = jscan_scalar(s, len, i, t, utf8)) == 0)
+        if ((i = jscan_scalar(s, len, i, t, utf8, wide)) == 0)
             return JSCAN_INVALID;
         for (;;) {
             /* After a value: a comma, the end of the innermost container, or the end. */
@@ -327,10 +335,11 @@ jscan_run(const char *js, size_t len, jsmntok_t *toks, unsigned cap, const int u
 
 int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
 {
-    return jscan_run(js, len, toks, cap, 0);
+    return jscan_run(js, len, toks, cap, 0, NULL);
 }
 
-int jscan_parse_utf8(const char *js, size_t len, jsmntok_t *toks, unsigned cap)
+int jscan_parse_utf8(const char *js, size_t len, jsmntok_t *toks, unsigned cap, unsigned *wide)
 {
-    return jscan_run(js, len, toks, cap, 1);
+    *wide = 0;
+    return jscan_run(js, len, toks, cap, 1, wide);
 }

@@ -43,9 +43,11 @@ int jscan_parse(const char *js, size_t len, jsmntok_t *toks, unsigned cap);
  * jscan_parse that also requires every string's bytes to be valid UTF-8 (jscan_utf8_char).
  * Outside strings a JSON text is ASCII, so an accepted text is valid UTF-8 as a whole and
  * holds no NUL: the order path needs no separate pass. An input jscan_parse accepts but with
- * invalid UTF-8 in a string is JSCAN_INVALID.
+ * invalid UTF-8 in a string is JSCAN_INVALID. *wide counts the number tokens with an exponent
+ * or of more than 15 characters (the only ones a double may not hold exactly), so that a
+ * caller checking numbers knows when there is nothing to check.
  */
-int jscan_parse_utf8(const char *js, size_t len, jsmntok_t *toks, unsigned cap);
+int jscan_parse_utf8(const char *js, size_t len, jsmntok_t *toks, unsigned cap, unsigned *wide);
 
 /*
  * The index after the UTF-8 sequence that starts at s[i] (a byte >= 0x80) in s[0..len): two to

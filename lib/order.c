@@ -107,8 +107,9 @@ static enum order_reason order_fail(enum order_reason r, char *detail, size_t si
 
 /* Validates and tokenizes payload into order_toks: the token count, JSCAN_INVALID when it is
  * not one JSON value with valid UTF-8 strings, or JSCAN_NOMEM when the tokens cannot be
- * allocated. When it is an object, order_toks.keys lists its member names. */
-static int order_tokenize(const char *payload, size_t len)
+ * allocated. When it is an object, order_toks.keys lists its member names. *wide: the numbers
+ * order_tokens_check must look at (jscan_parse_utf8). */
+static int order_tokenize(const char *payload, size_t len, unsigned *wide)
 {
     for (;;) {
         if (!order_toks.t) {
@@ -120,7 +121,7 @@ static int order_tokenize(const char *payload, size_t len)
             }
             order_toks.cap = 256;
         }
-        int n = jscan_parse_utf8(payload, len, order_toks.t, order_toks.cap);
+        int n = jscan_parse_utf8(payload, len, order_toks.t, order_toks.cap, wide);
         if (n != JSCAN_NOMEM) {
             /* A member name of the root has the root as its parent (and never more members
              * than the tokens). */
@@ -607,7 +608,8 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
         return order_fail(ORDER_TOO_LARGE, detail, size, "the message exceeds 2 MB");
     /* The scan checks the strings' UTF-8 (outside them a JSON text is ASCII): a message it
      * accepts is valid UTF-8 without NUL. Only a refused one is read again, for the reason. */
-    int n = order_tokenize(payload, len);
+    unsigned wide = 0;
+    int n = order_tokenize(payload, len, &wide);
     if (n < 0 && !order_utf8_valid(payload, len))
         return order_fail(ORDER_INVALID_UTF8, detail, size,
                           "the message is not valid UTF-8 or contains NUL bytes");
@@ -617,7 +619,9 @@ enum order_reason order_to_doc(const struct order_spec *spec, const char *payloa
         return order_fail(ORDER_NOT_JSON, detail, size, "the message is not valid JSON");
     if (order_toks.t[0].type != JSMN_OBJECT)
         return order_fail(ORDER_NOT_OBJECT, detail, size, "the message is not a JSON object");
-    enum order_reason r = order_tokens_check(payload, order_toks.t, n, detail, size);
+    /* Only a wide number (exponent, or over 15 characters) can fail the check. */
+    enum order_reason r =
+        wide ? order_tokens_check(payload, order_toks.t, n, detail, size) : ORDER_OK;
     if (r != ORDER_OK)
         return r;
     struct order_id id;

@@ -23,7 +23,9 @@
  * jscan_parse's answer on every input that is valid UTF-8 as a whole, and refuse every other:
  * the whole-input check the order path ran before it (order_utf8_valid) is the reference, and
  * is itself held here to well_formed_utf8, written from the Unicode Standard's table 3-7 of
- * well-formed byte sequences independently of both.
+ * well-formed byte sequences independently of both. Its count of wide numbers (exponent, or
+ * more than 15 characters) must be that of its tokens, and every other number must pass
+ * jstr_number_fits_double_valid (the order path skips that check when there is no wide one).
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -139,7 +141,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int utf8 = well_formed_utf8(data, size);
     CHECK(order_utf8_valid(js, size) == utf8, "order_utf8_valid says %d: %.*s", !utf8,
           (int)(size < 200 ? size : 200), js);
-    int n8 = jscan_parse_utf8(js, size, got8, MAX_TOKS);
+    unsigned wide = 0, want_wide = 0;
+    int n8 = jscan_parse_utf8(js, size, got8, MAX_TOKS, &wide);
+    for (int i = 0; i < n8; i++) {
+        const char *t = js + got8[i].start;
+        size_t l = (size_t)(got8[i].end - got8[i].start);
+        if (got8[i].type != JSMN_PRIMITIVE || (*t != '-' && (*t < '0' || *t > '9')))
+            continue;
+        int is_wide = l > 15 || memchr(t, 'e', l) || memchr(t, 'E', l);
+        want_wide += (unsigned)is_wide;
+        /* The order path skips the doubles check when there is no wide number. */
+        CHECK(is_wide || jstr_number_fits_double_valid(t, l), "narrow %.*s does not fit", (int)l,
+              t);
+    }
+    CHECK(n8 < 1 || wide == want_wide, "wide numbers %u, counted %u: %.200s", wide, want_wide, js);
     CHECK(n8 == (utf8 ? n : JSCAN_INVALID), "jscan_parse %d, utf8 %d, jscan_parse_utf8 %d: %.*s", n,
           utf8, n8, (int)(size < 200 ? size : 200), js);
     if (n8 > 0)

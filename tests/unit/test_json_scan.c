@@ -190,16 +190,24 @@ START_TEST(test_utf8_variant)
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         int n = jscan_parse(ok[i], strlen(ok[i]), a, 16);
         ck_assert_int_gt(n, 0);
-        ck_assert_int_eq(jscan_parse_utf8(ok[i], strlen(ok[i]), b, 16), n);
+        unsigned wide;
+        ck_assert_int_eq(jscan_parse_utf8(ok[i], strlen(ok[i]), b, 16, &wide), n);
+        ck_assert_uint_eq(wide, 0);
         ck_assert_mem_eq(a, b, (size_t)n * sizeof(a[0]));
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_int_gt(jscan_parse(bad[i], strlen(bad[i]), a, 16), 0); /* JSON, not UTF-8 */
-        ck_assert_int_eq(jscan_parse_utf8(bad[i], strlen(bad[i]), b, 16), JSCAN_INVALID);
+        unsigned wide;
+        ck_assert_int_eq(jscan_parse_utf8(bad[i], strlen(bad[i]), b, 16, &wide), JSCAN_INVALID);
     }
     /* Outside strings no byte >= 0x80 is JSON for either. */
     ck_assert_int_eq(jscan_parse("[1,\xc3\xa9]", 6, a, 16), JSCAN_INVALID);
-    ck_assert_int_eq(jscan_parse_utf8("[1,\xc3\xa9]", 6, a, 16), JSCAN_INVALID);
+    unsigned wide;
+    ck_assert_int_eq(jscan_parse_utf8("[1,\xc3\xa9]", 6, a, 16, &wide), JSCAN_INVALID);
+    /* Wide numbers: an exponent, or more than 15 characters. */
+    const char *nums = "[1e2,123456789012345,1234567890123456,-0.5E-3,12.5,\"1e9\"]";
+    ck_assert_int_eq(jscan_parse_utf8(nums, strlen(nums), a, 16, &wide), 7);
+    ck_assert_uint_eq(wide, 3);
     ck_assert_uint_eq(jscan_utf8_char("\xc3\xa9", 2, 0), 2);
     ck_assert_uint_eq(jscan_utf8_char("\xc3\xa9", 1, 0), 0);
 }
