@@ -140,20 +140,22 @@ int batch_index_coalesce(struct batch_index *ix, struct batch_key *keys, size_t 
         k->hash = batch_key_hash(k->pk, k->id);
         k->superseded = 0;
         size_t h = (size_t)k->hash & ix->mask;
-        for (; ix->slots[h]; h = (h + 1) & ix->mask) {
-            struct batch_key *o = &keys[ix->slots[h] - 1];
-            if (o->hash == k->hash && strcmp(o->id, k->id) == 0 && strcmp(o->pk, k->pk) == 0)
+        for (; ix->slots[h].key; h = (h + 1) & ix->mask) {
+            const struct batch_key *o = &keys[ix->slots[h].key - 1];
+            if (ix->slots[h].hash == k->hash && strcmp(o->id, k->id) == 0 &&
+                strcmp(o->pk, k->pk) == 0)
                 break;
         }
-        if (!ix->slots[h]) {
-            ix->slots[h] = i + 1;
+        struct batch_slot *s = &ix->slots[h];
+        if (!s->key) {
+            *s = (struct batch_slot){k->hash, i + 1};
             continue;
         }
-        struct batch_key *o = &keys[ix->slots[h] - 1];
+        struct batch_key *o = &keys[s->key - 1];
         (*superseded)++;
         if (batch_key_newer(k, o)) {
             o->superseded = 1;
-            ix->slots[h] = i + 1;
+            s->key = i + 1;
         } else {
             k->superseded = 1;
         }
@@ -170,9 +172,9 @@ int batch_index_build(struct batch_index *ix, struct batch_key *keys, size_t n)
             continue;
         keys[i].hash = batch_key_hash(keys[i].pk, keys[i].id);
         size_t h = (size_t)keys[i].hash & ix->mask;
-        while (ix->slots[h])
+        while (ix->slots[h].key)
             h = (h + 1) & ix->mask;
-        ix->slots[h] = i + 1;
+        ix->slots[h] = (struct batch_slot){keys[i].hash, i + 1};
     }
     return 0;
 }
@@ -187,10 +189,12 @@ long batch_index_find_hashed(const struct batch_index *ix, uint64_t hash, const 
 {
     if (!ix->slots)
         return -1;
-    for (size_t h = (size_t)hash & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
-        const struct batch_key *k = &ix->keys[ix->slots[h] - 1];
-        if (k->hash == hash && strcmp(k->id, id) == 0 && strcmp(k->pk, pk) == 0)
-            return (long)(ix->slots[h] - 1);
+    for (size_t h = (size_t)hash & ix->mask; ix->slots[h].key; h = (h + 1) & ix->mask) {
+        if (ix->slots[h].hash != hash)
+            continue;
+        const struct batch_key *k = &ix->keys[ix->slots[h].key - 1];
+        if (strcmp(k->id, id) == 0 && strcmp(k->pk, pk) == 0)
+            return (long)(ix->slots[h].key - 1);
     }
     return -1;
 }

@@ -75,9 +75,13 @@ size_t batch_coalesce(struct batch_key *keys, size_t n);
 
 /* A hash index over the keys of one batch that are not superseded, to find the write of the
  * same document in an earlier batch still in flight. */
+struct batch_slot {
+    uint64_t hash; /* the key's hash, kept here: a probe reads no key it does not match */
+    size_t key;    /* key index + 1; 0 = empty */
+};
 struct batch_index {
     const struct batch_key *keys;
-    size_t *slots; /* key index + 1; 0 = empty */
+    struct batch_slot *slots;
     size_t mask;
 };
 

@@ -15,7 +15,11 @@ Figures, per worker build:
     (--rate orders/s), utime + stime from /proc between assignment and all committed; kcat -C the same
     way (full read minus a 1-message read);
   * with the front's non-storing sink (tests/rig/nostore.js): orders/s end to end and per worker
-    core (orders / worker CPU seconds) at full speed.
+    core (orders / worker CPU seconds) at full speed;
+  * on a preloaded backlog, measured as the kcat -C floor is: the whole worker process (exec to all
+    committed) reading N orders minus one reading 1 order, / (N - 1), with the stored and with the
+    non-storing sink: the like-for-like comparison with kcat -C (nothing else writes meanwhile), and
+    orders/s from assignment to all committed.
 Results: build/bench/cost-<worker version>.json (one file per commit), printed as a table.
 """
 import argparse
@@ -109,13 +113,74 @@ class Cost:
                 str(self.a.orders), "--rate", str(rate), "--topic", topic]
         return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def committed(self, group, topic):
+    def committed_reader(self, group, topic):
+        """A function returning the group's committed total for topic (one client for the whole run:
+        a client per check would add its own threads and connections to what is measured)."""
         c = Consumer({"bootstrap.servers": self.rig.bootstrap, "group.id": group, "enable.auto.commit": False})
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        read = lambda: sum(max(tp.offset, 0) for tp in c.committed(tps, timeout=10))  # noqa: E731
+        read.close = c.close
+        return read
+
+    def backlog(self, bin_path, name, count, nostore=False):
+        """The worker reading a preloaded topic of count orders, stopped (SIGTERM) once all are committed:
+        its whole CPU from exec to exit (wait4: every thread, in microseconds), wall seconds from
+        assignment to all committed."""
+        topic, group = f"cost-{name}-{uuid.uuid4().hex[:6]}", f"cost-{uuid.uuid4().hex[:6]}"
+        coll = f"c-{uuid.uuid4().hex[:6]}"
+        self.rig.create_topic(topic, PARTITIONS)
+        self.rig.create_topic(topic + ".dlq", 1)
+        self.rig.create_container(DB, coll)
+        env = {**os.environ, "ORDERSINK_KAFKA_BOOTSTRAP_SERVERS": self.rig.bootstrap}
+        subprocess.run([self.a.producer, "--size", "1024", "--seed", "7", "--customers", "1000", "--count",
+                        str(count), "--rate", "0", "--topic", topic], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if count > 1:
+            self.backlog_topic = (topic, count)
+        requests.post(self.rig.env["COSMOS_ADMIN"] + "/nostore", json={"enabled": nostore}, timeout=10).raise_for_status()
+        wenv = {**os.environ, **self.rig.worker_env(topic, group, DB, coll), **getattr(self.a, "worker_env", {})}
+        logp = os.path.join(self.out, f"worker-{name}.log")
+        committed = self.committed_reader(group, topic)
+        with open(logp, "wb") as lf:
+            p = subprocess.Popen([bin_path], env=wenv, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            res = c.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
-            return sum(max(tp.offset, 0) for tp in res)
+            deadline, t_assigned = time.monotonic() + self.a.timeout, None
+            while True:
+                if t_assigned is None and b"partitions assigned" in open(logp, "rb").read():
+                    t_assigned = time.monotonic()
+                if committed() >= count:
+                    break
+                if p.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {name} did not commit {count}; see {logp}")
+                time.sleep(0.02)
+            wall = time.monotonic() - (t_assigned or time.monotonic())
+            p.send_signal(signal.SIGTERM)
+            _, status, ru = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            if p.returncode != 0:
+                raise RuntimeError(f"worker {name} exited {p.returncode}; see {logp}")
+            return {"cpu_s": ru.ru_utime + ru.ru_stime, "sys_s": ru.ru_stime, "wall_s": wall}
         finally:
-            c.close()
+            committed.close()
+            if p.returncode is None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            requests.post(self.rig.env["COSMOS_ADMIN"] + "/nostore", json={"enabled": False}, timeout=10)
+            self.rig.cosmos_request("DELETE", f"/dbs/{DB}/colls/{coll}")
+
+    def worker_backlog(self, bin_path, name, nostore=False):
+        """CPU per order on a preloaded backlog: (N-order run - 1-order run) / (N - 1), as kcat_floor."""
+        n = getattr(self.a, "backlog_orders", self.a.orders)
+        full = self.backlog(bin_path, name + "-n", n, nostore)
+        one = self.backlog(bin_path, name + "-1", 1, nostore)
+        return {"orders": n, "nostore": nostore, "wall_s": full["wall_s"], "orders_per_s": n / full["wall_s"],
+                "cpu_us_per_order": (full["cpu_s"] - one["cpu_s"]) / (n - 1) * 1e6,
+                "sys_us_per_order": (full["sys_s"] - one["sys_s"]) / (n - 1) * 1e6,
+                "startup_cpu_s": one["cpu_s"]}
 
     def worker(self, bin_path, name, valgrind=False, rate=0, nostore=False):
         """One worker run: (dict of figures). The topic is empty until the worker is assigned."""
@@ -142,14 +207,16 @@ class Cost:
             if valgrind:
                 subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
             self.rig.reset_stats()
+            committed = self.committed_reader(group, topic)
             cpu0, t0, sys0 = proc_cpu_s(p.pid), time.monotonic(), proc_cpu_s(p.pid, "sys")
             prod = self.preload(topic, rate)
             deadline = time.monotonic() + self.a.timeout
-            while self.committed(group, topic) < self.a.orders:
+            while committed() < self.a.orders:
                 if p.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"worker {name} did not commit {self.a.orders}; see {logp}")
                 time.sleep(0.1)
             wall, cpu, sys_s = time.monotonic() - t0, proc_cpu_s(p.pid) - cpu0, proc_cpu_s(p.pid, "sys") - sys0
+            committed.close()
             prod.wait(60)
             st = self.rig.stats()
             res = {"orders": self.a.orders, "wall_s": wall, "cpu_s": cpu, "rate": rate, "nostore": nostore,
@@ -198,18 +265,23 @@ class Cost:
                 "instructions": callgrind_total(cg) if valgrind else None}
 
     def kcat_floor(self, topic):
+        """Instructions per message on topic (callgrind), CPU per message natively on the preloaded
+        backlog topic when there is one (the same messages the backlog runs read), else on topic."""
         n = self.a.orders
         full, one = self.kcat(topic, valgrind=True), self.kcat(topic, 1, valgrind=True)
-        cpu = sorted((self.kcat(topic)["cpu_s"] - self.kcat(topic, 1)["cpu_s"]) for _ in range(3))[1]
+        ntopic, nn = getattr(self, "backlog_topic", (topic, n))
+        cpu = sorted((self.kcat(ntopic)["cpu_s"] - self.kcat(ntopic, 1)["cpu_s"]) for _ in range(3))[1]
         return {"instructions_per_msg": (full["instructions"] - one["instructions"]) / (n - 1),
-                "startup_instructions": one["instructions"], "cpu_us_per_msg": cpu / (n - 1) * 1e6}
+                "startup_instructions": one["instructions"], "cpu_us_per_msg": cpu / (nn - 1) * 1e6,
+                "cpu_messages": nn}
 
 
 def run(args, rig, out):
     """All the figures for each --worker build; returns the results dict."""
     rig.create_database(DB)
     c = Cost(args, rig, out)
-    R = {"orders": args.orders, "rate": args.rate, "workers": {}}
+    R = {"orders": args.orders, "rate": args.rate, "workers": {},
+         "backlog_orders": getattr(args, "backlog_orders", args.orders)}
     for name, path in args.workers:
         log(f"== cost: {name} ({path})")
         w = {"version": subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()}
@@ -217,6 +289,8 @@ def run(args, rig, out):
         w["full_speed"] = c.worker(path, name + "-full")
         w["fixed_rate"] = c.worker(path, name + "-rate", rate=args.rate)
         w["nostore"] = c.worker(path, name + "-nostore", nostore=True)
+        w["backlog"] = c.worker_backlog(path, name + "-backlog")
+        w["backlog_nostore"] = c.worker_backlog(path, name + "-backlog-nostore", nostore=True)
         w["stored"] = w["full_speed"]
         R["workers"][name] = w
         log(f"  {w['callgrind']['instructions_per_order']:.0f} instr/order, "
@@ -229,8 +303,9 @@ def run(args, rig, out):
 
 def table(R):
     k = R["kcat"]
-    lines = [f"cost per order: {R['orders']:,} orders of 1 KB, 6 partitions; kcat -C floor: "
-             f"{k['instructions_per_msg']:,.0f} instructions/msg, {k['cpu_us_per_msg']:.2f} us CPU/msg"]
+    lines = [f"cost per order: {R['orders']:,} orders of 1 KB, 6 partitions (preloaded backlogs: "
+             f"{R.get('backlog_orders', R['orders']):,}); kcat -C floor: {k['instructions_per_msg']:,.0f} "
+             f"instructions/msg, {k['cpu_us_per_msg']:.2f} us CPU/msg (on {k.get('cpu_messages', R['orders']):,})"]
     names = list(R["workers"])
     row = lambda label, vals: lines.append(f"{label:<52}" + "".join(f"{v:>18}" for v in vals))  # noqa: E731
     row("", names)
@@ -248,6 +323,13 @@ def table(R):
     row("non-storing sink: orders/s", [f"{w['nostore']['orders_per_s']:,.0f}" for w in W])
     row("non-storing sink: orders/s per worker core", [f"{w['nostore']['orders_per_cpu_s']:,.0f}" for w in W])
     row("non-storing sink: CPU us / order", [f"{w['nostore']['cpu_us_per_order']:.2f}" for w in W])
+    for key, what in (("backlog", "stored sink"), ("backlog_nostore", "non-storing sink")):
+        if not all(key in w for w in W):
+            continue
+        row(f"preloaded backlog, {what}: CPU us / order", [f"{w[key]['cpu_us_per_order']:.2f}" for w in W])
+        row("  of which in the kernel (stime)", [f"{w[key]['sys_us_per_order']:.2f}" for w in W])
+        row("  ratio to kcat -C (same method)", [f"{w[key]['cpu_us_per_order'] / k['cpu_us_per_msg']:.1f}" for w in W])
+        row(f"preloaded backlog, {what}: orders/s", [f"{w[key]['orders_per_s']:,.0f}" for w in W])
     row("TLS handshakes full / resumed (stored, full speed)",
         [f"{w['full_speed'].get('tls_full', 0)} / {w['full_speed'].get('tls_resumed', 0)}" for w in W])
     row("HTTP requests (stored, full speed)", [f"{w['full_speed'].get('http_requests', 0):,}" for w in W])
@@ -261,6 +343,8 @@ def main():
     ap.add_argument("--producer", default=os.path.join(REPO, "bin", "producer"))
     ap.add_argument("--orders", type=int, default=20000)
     ap.add_argument("--rate", type=int, default=2000, help="orders/s of the fixed-rate run")
+    ap.add_argument("--backlog-orders", type=int, default=100000,
+                    help="orders of the preloaded-backlog runs (default 100000)")
     ap.add_argument("--timeout", type=int, default=600)
     a = ap.parse_args()
     a.workers = [tuple(w.split("=", 1)) for w in a.worker] or [("current", os.path.join(REPO, "bin", "worker"))]

@@ -906,6 +906,7 @@ def main():
         if a.cost and not a.only_producer:
             try:
                 R["cost"] = cost.run(argparse.Namespace(orders=3000 if a.quick else a.cost_orders, rate=2000, timeout=600,
+                                                        backlog_orders=3000 if a.quick else 100000,
                                                         producer=bench.producer_bin, workers=[("worker", worker_bin)]),
                                      rig, outdir)
             except Exception as e:  # noqa: BLE001
