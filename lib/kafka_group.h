@@ -19,6 +19,8 @@
 #define KAFKA_GROUP_QUEUE_KBYTES "256"
 #define KAFKA_GROUP_FETCH_BACKOFF_MS "10"
 #define KAFKA_GROUP_QUEUE_KBYTES_OLD "8192"
+#define KAFKA_GROUP_FETCH_MIN_BYTES "65536"
+#define KAFKA_GROUP_FETCH_WAIT_MS "100"
 
 struct kafka_group_prop {
     const char *name;

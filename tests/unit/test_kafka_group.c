@@ -49,12 +49,14 @@ START_TEST(test_classic_on_2_15_1)
     struct kafka_group_prop props[KAFKA_GROUP_PROPS_MAX];
     char err[256];
     int n = kafka_group_props(&c, V2_15_1, props, err, sizeof(err));
-    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(n, 7);
     expect(props, n, "partition.assignment.strategy", "cooperative-sticky", 0);
     expect(props, n, "session.timeout.ms", "30000", 1);
     expect(props, n, "max.poll.interval.ms", "300000", 1);
     expect(props, n, "queued.max.messages.kbytes", "256", 1);
     expect(props, n, "fetch.queue.backoff.ms", "10", 1);
+    expect(props, n, "fetch.min.bytes", "65536", 1);
+    expect(props, n, "fetch.wait.max.ms", "100", 1);
     ck_assert_ptr_null(find(props, n, "group.protocol")); /* 2.0.2 has no such property */
 }
 END_TEST
@@ -65,7 +67,7 @@ START_TEST(test_consumer_leaves_the_broker_side_settings_out)
     struct kafka_group_prop props[KAFKA_GROUP_PROPS_MAX];
     char err[256];
     int n = kafka_group_props(&c, V2_15_1, props, err, sizeof(err));
-    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(n, 6);
     expect(props, n, "group.protocol", "consumer", 0);
     ck_assert_ptr_null(find(props, n, "group.remote.assignor")); /* the broker's default */
     ck_assert_ptr_null(find(props, n, "partition.assignment.strategy"));
@@ -73,7 +75,7 @@ START_TEST(test_consumer_leaves_the_broker_side_settings_out)
     expect(props, n, "max.poll.interval.ms", "300000", 1);
     c.kafka_group_remote_assignor = "range";
     n = kafka_group_props(&c, V2_15_1, props, err, sizeof(err));
-    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(n, 7);
     expect(props, n, "group.remote.assignor", "range", 0);
 }
 END_TEST
@@ -90,6 +92,10 @@ START_TEST(test_prefetch_by_version)
     n = kafka_group_props(&c, V2_1_0, props, err, sizeof(err));
     expect(props, n, "queued.max.messages.kbytes", "256", 1);
     expect(props, n, "fetch.queue.backoff.ms", "10", 1);
+    /* The fetch wait applies to every version (both properties are librdkafka 1.x's). */
+    n = kafka_group_props(&c, V2_0_2, props, err, sizeof(err));
+    expect(props, n, "fetch.min.bytes", "65536", 1);
+    expect(props, n, "fetch.wait.max.ms", "100", 1);
 }
 END_TEST
 
@@ -100,7 +106,7 @@ START_TEST(test_consumer_needs_2_4)
     char err[256] = "";
     ck_assert_int_eq(kafka_group_props(&c, V2_3_0, props, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, "kafka.group_protocol") && strstr(err, "2.4.0"), "%s", err);
-    ck_assert_int_eq(kafka_group_props(&c, 0x02040000, props, err, sizeof(err)), 4);
+    ck_assert_int_eq(kafka_group_props(&c, 0x02040000, props, err, sizeof(err)), 6);
 }
 END_TEST
 
