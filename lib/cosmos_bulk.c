@@ -76,11 +76,13 @@ int cosmos_buf_append(struct cosmos_buf *b, const char *s, size_t n)
  * etag (printable ASCII). b has room for twice its length. */
 static void cosmos_bulk_escape(struct cosmos_buf *b, const char *s)
 {
+    char *out = b->data + b->len;
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            b->data[b->len++] = '\\';
-        b->data[b->len++] = *s;
+        *out = '\\'; /* kept only before a quote or a backslash */
+        out += *s == '"' || *s == '\\';
+        *out++ = *s;
     }
+    b->len = (size_t)(out - b->data);
 }
 
 /* Appends the id as a JSON string literal; b has room for JSTR_ENCODED_MAX of its length. */
