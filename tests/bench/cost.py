@@ -16,6 +16,8 @@ Figures, per worker build:
     way (full read minus a 1-message read);
   * with the front's non-storing sink (tests/rig/nostore.js): orders/s end to end and per worker
     core (orders / worker CPU seconds) at full speed;
+  * with --rounds R, the non-storing backlog runs again R times, builds alternating, kcat -C in every
+    round: medians of CPU per order and of its ratio to kcat -C within a round;
   * on a preloaded backlog, measured as the kcat -C floor is: the whole worker process (exec to all
     committed) reading N orders minus one reading 1 order, / (N - 1), with the stored and with the
     non-storing sink: the like-for-like comparison with kcat -C (nothing else writes meanwhile), and
@@ -298,7 +300,28 @@ def run(args, rig, out):
             f"{args.rate}/s, nostore {w['nostore']['orders_per_s']:.0f} orders/s, "
             f"{w['nostore']['orders_per_cpu_s']:.0f} per core")
     R["kcat"] = c.kcat_floor(c.last_topic)
+    if getattr(args, "rounds", 1) > 1:
+        R["alternating"] = alternating(c, args)
     return R
+
+
+def alternating(c, args):
+    """--rounds R: the non-storing backlog run of every build again, R rounds, who goes first alternating,
+    each round with the kcat -C floor on its backlog; medians. Native CPU moves with the machine's pace
+    from one minute to the next: ratios within one round are the figures to read."""
+    names = [n for n, _ in args.workers]
+    rounds = []
+    for r in range(args.rounds):
+        order = args.workers if r % 2 == 0 else args.workers[::-1]
+        rnd = {name: c.worker_backlog(path, f"{name}-alt{r + 1}", nostore=True)["cpu_us_per_order"]
+               for name, path in order}
+        topic, n = c.backlog_topic
+        rnd["kcat"] = sorted((c.kcat(topic)["cpu_s"] - c.kcat(topic, 1)["cpu_s"]) for _ in range(3))[1] / (n - 1) * 1e6
+        log(f"  round {r + 1}: " + ", ".join(f"{k} {v:.2f} us" for k, v in rnd.items()))
+        rounds.append(rnd)
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    return {"rounds": rounds, "median": {k: med([rnd[k] for rnd in rounds]) for k in names + ["kcat"]},
+            "median_ratio_to_kcat": {k: med([rnd[k] / rnd["kcat"] for rnd in rounds]) for k in names}}
 
 
 def table(R):
@@ -330,6 +353,12 @@ def table(R):
         row("  of which in the kernel (stime)", [f"{w[key]['sys_us_per_order']:.2f}" for w in W])
         row("  ratio to kcat -C (same method)", [f"{w[key]['cpu_us_per_order'] / k['cpu_us_per_msg']:.1f}" for w in W])
         row(f"preloaded backlog, {what}: orders/s", [f"{w[key]['orders_per_s']:,.0f}" for w in W])
+    if R.get("alternating"):
+        A = R["alternating"]
+        row(f"alternating backlog runs, non-storing, median of {len(A['rounds'])}: CPU us / order",
+            [f"{A['median'][n]:.2f}" for n in names])
+        row("  median ratio to kcat -C of the same round", [f"{A['median_ratio_to_kcat'][n]:.1f}" for n in names])
+        row("  kcat -C CPU us / msg, median", [f"{A['median']['kcat']:.2f}"] + [""] * (len(names) - 1))
     row("TLS handshakes full / resumed (stored, full speed)",
         [f"{w['full_speed'].get('tls_full', 0)} / {w['full_speed'].get('tls_resumed', 0)}" for w in W])
     row("HTTP requests (stored, full speed)", [f"{w['full_speed'].get('http_requests', 0):,}" for w in W])
@@ -345,6 +374,9 @@ def main():
     ap.add_argument("--rate", type=int, default=2000, help="orders/s of the fixed-rate run")
     ap.add_argument("--backlog-orders", type=int, default=100000,
                     help="orders of the preloaded-backlog runs (default 100000)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="R > 1: the non-storing backlog run of every build R more times, alternating, "
+                         "with kcat -C in each round; medians (default 1: no such rounds)")
     ap.add_argument("--timeout", type=int, default=600)
     a = ap.parse_args()
     a.workers = [tuple(w.split("=", 1)) for w in a.worker] or [("current", os.path.join(REPO, "bin", "worker"))]
