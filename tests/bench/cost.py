@@ -164,15 +164,7 @@ class Cost:
             return {"cpu_s": ru.ru_utime + ru.ru_stime, "sys_s": ru.ru_stime, "wall_s": wall}
         finally:
             committed.close()
-            if p.returncode is None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            requests.post(self.rig.env["COSMOS_ADMIN"] + "/nostore", json={"enabled": False}, timeout=10)
-            self.rig.cosmos_request("DELETE", f"/dbs/{DB}/colls/{coll}")
+            self.end_run(p, coll)
 
     def worker_backlog(self, bin_path, name, nostore=False):
         """CPU per order on a preloaded backlog: (N-order run - 1-order run) / (N - 1), as kcat_floor."""
@@ -239,16 +231,21 @@ class Cost:
                             "components_per_order": {k: v / self.a.orders for k, v in components(dumps[-1]).items()}})
             return res
         finally:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            requests.post(self.rig.env["COSMOS_ADMIN"] + "/nostore", json={"enabled": False}, timeout=10)
-            self.rig.cosmos_request("DELETE", f"/dbs/{DB}/colls/{coll}")
+            self.end_run(p, coll)
             self.last_topic = topic
+
+    def end_run(self, p, coll):
+        """Stops worker p if it still runs (SIGTERM, then SIGKILL after 60 s), turns the non-storing sink
+        off and drops the run's container."""
+        if p.returncode is None and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        requests.post(self.rig.env["COSMOS_ADMIN"] + "/nostore", json={"enabled": False}, timeout=10)
+        self.rig.cosmos_request("DELETE", f"/dbs/{DB}/colls/{coll}")
 
     def kcat(self, topic, count=None, valgrind=False):
         argv = ["kcat", "-C", "-b", self.rig.bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"]
