@@ -38,8 +38,8 @@ static void silent_server_down(void)
     listener = -1;
 }
 
-/* One connection, single upserts, 150 ms request timeout, retries after retry_base_ms. */
-static struct cosmos_client *client(int64_t retry_base_ms)
+/* A client of one connection to the local server. */
+static struct cosmos_client *client_with(long timeout_ms, struct retry_policy retry, int bulk)
 {
     struct cosmos_opts o = {
         .endpoint = endpoint,
@@ -49,13 +49,20 @@ static struct cosmos_client *client(int64_t retry_base_ms)
         .database = "db",
         .container = "orders",
         .max_in_flight = 1,
-        .request_timeout_ms = 150,
-        .retry = {100, retry_base_ms, retry_base_ms},
+        .request_timeout_ms = timeout_ms,
+        .retry = retry,
+        .bulk = bulk,
     };
     char err[256];
     struct cosmos_client *c = cosmos_client_new(&o, err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     return c;
+}
+
+/* Single upserts, 150 ms request timeout, retries after retry_base_ms. */
+static struct cosmos_client *client(int64_t retry_base_ms)
+{
+    return client_with(150, (struct retry_policy){100, retry_base_ms, retry_base_ms}, 0);
 }
 
 static void writes(struct cosmos_write *w, size_t n)
@@ -207,21 +214,8 @@ static void *scripted_serve(void *arg)
 START_TEST(test_batch_body_sent_again_whole_on_a_fresh_connection)
 {
     silent_server_up();
-    struct cosmos_opts o = {
-        .endpoint = endpoint,
-        .key_b64 =
-            "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67"
-            "XIw/Jw==",
-        .database = "db",
-        .container = "orders",
-        .max_in_flight = 1,
-        .request_timeout_ms = 2000,
-        .retry = {3, 50, 50},
-        .bulk = 1,
-    };
+    struct cosmos_client *c = client_with(2000, (struct retry_policy){3, 50, 50}, 1);
     char err[256];
-    struct cosmos_client *c = cosmos_client_new(&o, err, sizeof(err));
-    ck_assert_msg(c != NULL, "%s", err);
     static struct scripted sv;
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, scripted_serve, &sv), 0);
