@@ -147,7 +147,7 @@ int cosmos_bulk_ops_gather(struct cosmos_gather *g, const struct cosmos_bulk_op 
         return -1;
     g->frames.len = 0;
     g->npieces = 0;
-    g->at = g->at_off = g->at_abs = 0;
+    g->at = g->at_off = 0;
     size_t from = 0;
     if (cosmos_buf_append(&g->frames, "[", 1))
         return -1;
@@ -180,7 +180,6 @@ size_t cosmos_gather_read(struct cosmos_gather *g, char *out, size_t cap)
             g->at_off = 0;
         }
     }
-    g->at_abs += done;
     return done;
 }
 
@@ -189,7 +188,6 @@ int cosmos_gather_seek(struct cosmos_gather *g, size_t offset)
     if (offset > g->total)
         return -1;
     g->at = 0;
-    g->at_abs = offset;
     while (g->at < g->npieces && offset >= g->pieces[g->at].len)
         offset -= g->pieces[g->at++].len;
     g->at_off = offset;

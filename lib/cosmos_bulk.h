@@ -78,7 +78,6 @@ struct cosmos_gather {
     size_t npieces;
     size_t total;      /* bytes of the whole body */
     size_t at, at_off; /* read position: piece, offset in it */
-    size_t at_abs;     /* read position in the body */
 };
 
 /*
