@@ -167,7 +167,7 @@ start() {
   scram_password="scram-$(openssl rand -hex 16)"
   PLAIN_USER_PASSWORD="plain-$(openssl rand -hex 16)"
   PLAIN_CONNECTION_STRING="Endpoint=sb://ordersink-test.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=$(openssl rand -base64 32 | tr -d '\n')"
-  cluster_id="$("$PY" -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+  cluster_id="$("$PY" "$ROOT/tests/rig/cluster_id.py")"
 
   # Cosmos first: it is ready long before Kafka is
   COSMOS_KEY="$cosmos_key" nohup node "$ROOT/tests/rig/cosmos.js" --cert "$RUN/tls/server.pem" --key "$RUN/tls/server.key" \
